@@ -1,0 +1,123 @@
+"""The plan file's shape (docs/plan.md). Semantic checks (ids, references, cycles) live in plan.validate."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GateSpec(_Strict):
+    name: str = Field(pattern=ID_PATTERN)
+    kind: Literal["command"] = "command"
+    run: str = Field(min_length=1, description="shell command, run in the workspace")
+    required: bool = True
+    timeout: float = Field(default=600, gt=0, description="seconds")
+    junit: str | None = Field(default=None, description="path of a JUnit XML file the command writes")
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = Field(default=None, description="relative to the workspace")
+
+
+GateRef = str | GateSpec
+# An agent is a name from `agents:` or an inline object with a `type`; its keys are checked
+# against that type's config class when the plan is validated.
+AgentRef = str | dict[str, Any]
+
+
+class Defaults(_Strict):
+    agent: AgentRef | None = None
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    gates: list[GateRef] = Field(default_factory=list)
+    timeout: float = Field(default=1800, gt=0, description="seconds per attempt")
+
+
+class Milestone(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = ""
+    review: Literal["human", "auto"] = "auto"
+
+
+class Task(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = ""
+    prompt: str
+    acceptance: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    priority: int = 0
+    milestone: str | None = None
+    agent: AgentRef | None = None
+    gates: list[GateRef] | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    timeout: float | None = Field(default=None, gt=0)
+    breakpoint: Literal["before", "after", "never"] = "never"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("prompt is empty: say what the agent should do")
+        return v
+
+
+class Plan(_Strict):
+    version: Literal[1]
+    name: str = Field(min_length=1)
+    workspace: str | None = Field(default=None, description="git repository, relative to the plan file")
+    defaults: Defaults = Field(default_factory=Defaults)
+    agents: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    gates: list[GateSpec] = Field(default_factory=list)
+    milestones: list[Milestone] = Field(default_factory=list)
+    tasks: list[Task] = Field(min_length=1)
+
+
+class ResolvedTask(BaseModel):
+    """A task with its defaults, named agent and named gates filled in: what the engine runs."""
+
+    id: str
+    title: str
+    prompt: str
+    acceptance: list[str]
+    depends_on: list[str]
+    priority: int
+    milestone: str | None
+    agent_name: str
+    agent: dict[str, Any]
+    gates: list[GateSpec]
+    max_attempts: int
+    timeout: float
+    breakpoint: Literal["before", "after", "never"]
+
+
+def resolve_task(plan: Plan, task: Task) -> ResolvedTask:
+    """Fill a task's defaults. Assumes the plan passed validation."""
+    agent_ref = task.agent if task.agent is not None else plan.defaults.agent
+    if agent_ref is None:
+        raise ValueError(f"task {task.id} has no agent and the plan has no defaults.agent")
+    if isinstance(agent_ref, str):
+        agent_name, agent = agent_ref, dict(plan.agents[agent_ref])
+    else:
+        agent_name, agent = f"{task.id}:{agent_ref.get('type', '?')}", dict(agent_ref)
+    named = {g.name: g for g in plan.gates}
+    refs = task.gates if task.gates is not None else plan.defaults.gates
+    gates = [named[r] if isinstance(r, str) else r for r in refs]
+    return ResolvedTask(
+        id=task.id,
+        title=task.title or task.id,
+        prompt=task.prompt,
+        acceptance=list(task.acceptance),
+        depends_on=list(task.depends_on),
+        priority=task.priority,
+        milestone=task.milestone,
+        agent_name=agent_name,
+        agent=agent,
+        gates=gates,
+        max_attempts=task.max_attempts or plan.defaults.max_attempts,
+        timeout=task.timeout or plan.defaults.timeout,
+        breakpoint=task.breakpoint,
+    )
