@@ -1,0 +1,178 @@
+"""Run one agent process: its own process group, line events, timeout, stall detection, kill.
+
+Every CLI agent goes through here so that limits and kill semantics are the same for all,
+and so that no agent process outlives its attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ATTEMPT_ENV = "OVERSEER_ATTEMPT_ID"
+
+# Process groups started by this process and not yet reaped, so an interrupted
+# orchestrator can take them down with it.
+_live_groups: set[int] = set()
+_live_lock = threading.Lock()
+
+
+@dataclass
+class ProcessOutcome:
+    exit_code: int | None
+    ended_by: str  # "exit" | "timeout" | "stalled" | "cancelled"
+    duration_s: float
+    tail: list[str] = field(default_factory=list)
+
+
+def kill_group(pgid: int, grace: float = 3.0) -> None:
+    """SIGTERM the group, then SIGKILL whatever is left after `grace` seconds."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    # A zombie leader still "exists"; look for any non-zombie member.
+    for pid in _pids():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 3 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def kill_all_live_groups() -> None:
+    with _live_lock:
+        groups = list(_live_groups)
+    for pgid in groups:
+        kill_group(pgid, grace=1.0)
+
+
+def kill_leftovers(attempt_id: str) -> int:
+    """Kill processes left from an earlier life of this attempt (e.g. before a kill -9).
+
+    They are found by the attempt id in their environment rather than by a recorded pid,
+    so a recycled pid can never make us kill an unrelated process.
+    """
+    marker = f"{ATTEMPT_ENV}={attempt_id}".encode()
+    killed = 0
+    for pid in _pids():
+        if pid == os.getpid():
+            continue
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in env:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    on_line: Callable[[str], None],
+    timeout: float,
+    stall_after: float,
+    on_spawn: Callable[[int], None] = lambda _pgid: None,
+    cancel: threading.Event | None = None,
+    stdin_data: bytes | None = None,
+    tail_lines: int = 200,
+) -> ProcessOutcome:
+    """Run argv to completion or until a limit; every output line goes to on_line as it comes."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pgid = proc.pid
+    with _live_lock:
+        _live_groups.add(pgid)
+    on_spawn(pgid)
+    tail: deque[str] = deque(maxlen=tail_lines)
+    last_output = [time.monotonic()]
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            last_output[0] = time.monotonic()
+            tail.append(line)
+            on_line(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    if stdin_data is not None and proc.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(stdin_data)
+            proc.stdin.close()
+    ended_by = "exit"
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if cancel is not None and cancel.is_set():
+                ended_by = "cancelled"
+            elif now - start > timeout:
+                ended_by = "timeout"
+            elif now - last_output[0] > stall_after:
+                ended_by = "stalled"
+            else:
+                continue
+            kill_group(pgid)
+            proc.wait()
+            break
+    finally:
+        # The leader may have exited while children it spawned live on in the group.
+        if _group_alive(pgid):
+            kill_group(pgid, grace=1.0)
+        with _live_lock:
+            _live_groups.discard(pgid)
+    reader.join(timeout=5)
+    return ProcessOutcome(
+        exit_code=proc.returncode,
+        ended_by=ended_by,
+        duration_s=time.monotonic() - start,
+        tail=list(tail),
+    )

@@ -1,0 +1,20 @@
+"""Every command, attached to the app in one place so the CLI's surface reads as a list."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from overseer.cli import config_cmd, demo_cmd, init_cmd, plan_cmd, run_cmd
+
+    app.command("init")(init_cmd.init)
+    app.command("validate")(plan_cmd.validate)
+    app.command("run")(run_cmd.run)
+    app.command("status")(run_cmd.status)
+    app.command("resume")(run_cmd.resume)
+    app.command("demo")(demo_cmd.demo)
+    schema_app = typer.Typer(help="Print JSON Schemas for editors.", no_args_is_help=True)
+    schema_app.command("plan")(plan_cmd.schema_plan)
+    app.add_typer(schema_app, name="schema")
+    app.add_typer(config_cmd.config_app, name="config")

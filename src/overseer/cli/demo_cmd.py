@@ -1,0 +1,65 @@
+"""`overseer demo`: the quickstart plan, run on a scratch copy of examples/quickstart."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import typer
+
+from overseer.cli.output import out
+from overseer.errors import EXIT_OK, OverseerError
+
+
+def _example_dir() -> Path:
+    # The examples live beside src/ in a checkout (`make demo` installs editable from one).
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "examples" / "quickstart"
+        if (candidate / "plan.yaml").is_file():
+            return candidate
+    raise OverseerError(
+        "examples/quickstart not found next to this overseer installation",
+        hint="run `make demo` from a clone of the overseer repository",
+    )
+
+
+def _git(repo: Path, *args: str) -> str:
+    env_user = ["-c", "user.name=overseer demo", "-c", "user.email=demo@overseer.invalid"]
+    return subprocess.run(
+        ["git", *env_user, *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def demo(
+    keep: Path | None = typer.Option(None, "--dir", help="where to put the scratch copy"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
+) -> None:
+    """Run the quickstart plan on a scratch copy of examples/quickstart."""
+    from overseer.cli.run_cmd import _run_to_end, _settings
+    from overseer.engine.runner import prepare_run
+
+    target = keep or Path(tempfile.mkdtemp(prefix="overseer-demo-"))
+    target.mkdir(parents=True, exist_ok=True)
+    dest = target / "quickstart"
+    if dest.exists():
+        raise OverseerError(f"{dest} already exists", hint="pass another --dir, or remove it")
+    shutil.copytree(_example_dir(), dest, ignore=shutil.ignore_patterns("__pycache__", ".overseer"))
+    repo = dest / "repo"
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "calc: starting point (tests fail)")
+    # The demo's commits are made by overseer in a repo with no identity configured.
+    _git(repo, "config", "user.name", "overseer demo")
+    _git(repo, "config", "user.email", "demo@overseer.invalid")
+    out.print(f"overseer demo: a scratch copy of the quickstart in {dest}", markup=False)
+    out.print("  plan: 3 tasks (add, divide, mean); the agent is a script; gates are the repo's unit tests\n", markup=False)
+    settings = _settings({}, dest)
+    prepared = prepare_run(dest / "plan.yaml", settings, create_repo=False)
+    code = _run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose)
+    out.print("\ngit log of the demo repository:", markup=False)
+    out.print(_git(repo, "log", "--format=  %h %s").rstrip(), markup=False)
+    out.print(f"\nstate:   {repo / '.overseer'}  (transcripts, gate output, state.db)", markup=False)
+    out.print(f"inspect: cd {repo} && overseer status", markup=False)
+    raise typer.Exit(code if code != EXIT_OK else EXIT_OK)

@@ -1,0 +1,140 @@
+"""`overseer run`, `resume` and `status`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from overseer.cli.output import err, out
+from overseer.cli.printer import PlainPrinter
+from overseer.config import Settings, load_settings
+from overseer.errors import EXIT_OK, EXIT_TASKS_FAILED, OverseerError
+from overseer.events import subscribe
+from overseer.store import Store
+from overseer.workspace import GitWorkspace
+
+
+def _settings(flags: dict[str, Any], project: Path | None = None) -> Settings:
+    return load_settings(project or Path.cwd(), {k: v for k, v in flags.items() if v is not None})
+
+
+def _interrupt_as_keyboard(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_to_end(run_id: str, repo: Path, store: Store, settings: Settings, verbose: bool) -> int:
+    from overseer.engine.runner import execute
+
+    signal.signal(signal.SIGTERM, _interrupt_as_keyboard)
+    unsubscribe = subscribe(PlainPrinter(verbose=verbose))
+    try:
+        summary = execute(run_id, repo, store, settings)
+    except KeyboardInterrupt:
+        err.print(f"interrupted; continue with: overseer resume {run_id}", markup=False)
+        raise
+    finally:
+        unsubscribe()
+    _print_summary(store.status(run_id))
+    return EXIT_OK if summary["state"] == "completed" else EXIT_TASKS_FAILED
+
+
+def run(
+    plan: Path = typer.Argument(..., help="the plan file (YAML)"),
+    parallel: int | None = typer.Option(None, "--parallel", min=1, help="tasks at once"),
+    agent: str | None = typer.Option(None, "--agent", help="use this plan agent for every task"),
+    supervisor: str | None = typer.Option(None, "--supervisor", help="supervisor provider"),
+    no_wait: bool = typer.Option(False, "--no-wait", help="start and return; resume later"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="create .overseer/ and a git repo if missing"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
+) -> None:
+    """Run a plan: drive the agents through its tasks, check and commit each one."""
+    from overseer.engine.runner import prepare_run
+
+    settings = _settings({"run.parallel": parallel, "supervisor.provider": supervisor}, plan.parent)
+    if no_wait:
+        raise OverseerError(
+            "--no-wait needs `overseer worker` processes to do the work, which this version does not have yet",
+            hint="run without --no-wait; Ctrl-C and `overseer resume` continue later",
+        )
+    create = yes or _ask_create_repo(plan)
+    prepared = prepare_run(plan, settings, create_repo=create, agent_override=agent)
+    out.print(f"run {prepared.run_id}: {plan} in {prepared.repo}", markup=False)
+    raise typer.Exit(_run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose))
+
+
+def _ask_create_repo(plan: Path) -> bool:
+    """Ask before `git init`-ing a directory, only when a person is there to answer."""
+    from overseer.plan.load import load_plan
+    from overseer.engine.runner import agent_configs
+
+    p = load_plan(plan, agent_configs())
+    repo = (plan.parent / (p.workspace or ".")).resolve()
+    if (repo / ".git").exists() or not sys.stdin.isatty():
+        return False
+    return typer.confirm(f"{repo} is not a git repository. Initialise one?", default=False)
+
+
+def _locate(run: str | None, repo: Path | None = None) -> tuple[str, Path, Store, Settings]:
+    """Find RUN (or the latest run) in the repository at or above the current directory."""
+    ws = GitWorkspace.open(repo or Path.cwd(), search_parents=True)
+    settings = _settings({}, ws.root)
+    store = Store.open(settings.database_url_for(ws.root))
+    rec = store.find_run_prefix(run) if run else store.latest_run(str(ws.root))
+    if rec is None:
+        what = f"no run matching {run!r}" if run else "no runs yet"
+        raise OverseerError(f"{what} in {ws.root}", hint="start one with `overseer run PLAN`")
+    return rec.id, ws.root, store, settings
+
+
+def resume(
+    run: str | None = typer.Argument(None, help="run id or unique prefix (default: the latest)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
+) -> None:
+    """Continue an interrupted run where it stopped."""
+    run_id, repo, store, settings = _locate(run)
+    rec = store.get_run(run_id)
+    assert rec is not None
+    if rec.state in ("completed", "failed", "cancelled"):
+        out.print(f"run {run_id} already finished: {rec.state}", markup=False)
+        _print_summary(store.status(run_id))
+        raise typer.Exit(EXIT_OK if rec.state == "completed" else EXIT_TASKS_FAILED)
+    out.print(f"run {run_id}: resuming", markup=False)
+    raise typer.Exit(_run_to_end(run_id, repo, store, settings, verbose))
+
+
+def status(
+    run: str | None = typer.Argument(None, help="run id or unique prefix (default: the latest)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object (see docs)"),
+) -> None:
+    """Show a run's tasks, attempts, decisions, costs and open breakpoints."""
+    run_id, _repo, store, _settings_ = _locate(run)
+    st = store.status(run_id)
+    if as_json:
+        sys.stdout.write(json.dumps(st, indent=2, default=str) + "\n")
+        return
+    _print_summary(st)
+
+
+def _print_summary(st: dict[str, Any]) -> None:
+    table = Table(title=f"run {st['run_id']}: {st['state']}", title_justify="left")
+    for col in ("task", "state", "attempts", "agent", "tokens", "cost", "last decision"):
+        table.add_column(col)
+    for t in st["tasks"]:
+        dec = t.get("last_decision") or {}
+        reasons = "; ".join(dec.get("reasons", []))
+        cost = "-" if t.get("cost_usd") is None else f"${t['cost_usd']:.4f}"
+        table.add_row(
+            t["id"], t["state"], str(t["attempts"]), t.get("agent") or "",
+            str((t.get("input_tokens") or 0) + (t.get("output_tokens") or 0)), cost,
+            (f"{dec.get('action', '')}: {reasons}" if dec else ""),
+        )
+    out.print(table)
+    tot = st.get("totals", {})
+    cost = "-" if tot.get("cost_usd") is None else f"${tot['cost_usd']:.4f}"
+    out.print(f"totals: {tot.get('tokens', 0)} tokens, cost {cost}, {tot.get('duration_s', 0):.1f}s", markup=False)

@@ -1,0 +1,1 @@
+"""The engine: durable runs on DBOS, and the pure decisions that steer them."""

@@ -1,0 +1,51 @@
+"""What the DBOS steps of this process share: the store, the settings, each run's workspace.
+
+Steps are module-level functions (DBOS registers them by name), so they reach their
+collaborators through this one object, set up before DBOS launches.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from overseer.config import Settings
+from overseer.store import Store
+from overseer.workspace import GitWorkspace
+
+
+@dataclass
+class EngineContext:
+    store: Store
+    settings: Settings
+    _workspaces: dict[str, GitWorkspace] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def workspace(self, run_id: str) -> GitWorkspace:
+        with self._lock:
+            if run_id not in self._workspaces:
+                run = self.store.get_run(run_id)
+                if run is None:
+                    raise KeyError(run_id)
+                self._workspaces[run_id] = GitWorkspace.open(Path(run.workspace))
+            return self._workspaces[run_id]
+
+    def attempt_dir(self, run_id: str, task_id: str, attempt: int) -> Path:
+        d = self.workspace(run_id).root / ".overseer" / "runs" / run_id / task_id / str(attempt)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+
+_current: EngineContext | None = None
+
+
+def set_context(ctx: EngineContext | None) -> None:
+    global _current
+    _current = ctx
+
+
+def current() -> EngineContext:
+    if _current is None:
+        raise RuntimeError("engine context not set: call engine.runtime.start() first")
+    return _current

@@ -1,0 +1,113 @@
+"""Start a run from a plan, or continue one: the engine's entry points for the CLI."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from overseer.agents import agent_types
+from overseer.agents.process import kill_all_live_groups, kill_leftovers
+from overseer.config import Settings
+from overseer.engine import runtime
+from overseer.engine.context import EngineContext, set_context
+from overseer.errors import EXIT_INTERNAL, OverseerError
+from overseer.plan import Plan, resolve_task
+from overseer.plan.load import load_plan
+from overseer.store import Store
+from overseer.workspace import GitWorkspace
+
+
+@dataclass
+class Prepared:
+    run_id: str
+    repo: Path
+    store: Store
+    plan: Plan
+
+
+def agent_configs() -> dict[str, Any]:
+    return {name: cls.config_class for name, cls in agent_types().items()}
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def open_store(settings: Settings, repo: Path) -> Store:
+    return Store.open(settings.database_url_for(repo))
+
+
+def prepare_run(
+    plan_path: Path,
+    settings: Settings,
+    *,
+    create_repo: bool,
+    agent_override: str | None = None,
+) -> Prepared:
+    """Validate the plan, open the workspace and store, and record a new run with its tasks."""
+    plan = load_plan(plan_path, agent_configs())
+    repo_dir = (plan_path.parent / (plan.workspace or ".")).resolve()
+    ws = GitWorkspace.open(repo_dir, create=create_repo)
+    if agent_override:
+        if agent_override not in plan.agents:
+            known = ", ".join(sorted(plan.agents)) or "none"
+            raise OverseerError(
+                f"--agent {agent_override}: no such agent in {plan_path}",
+                hint=f"agents defined in the plan: {known}",
+            )
+        plan = plan.model_copy(update={"tasks": [t.model_copy(update={"agent": agent_override}) for t in plan.tasks]})
+    resolved = [resolve_task(plan, t) for t in plan.tasks]
+    store = open_store(settings, ws.root)
+    run_id = new_run_id()
+    store.create_run(
+        run_id,
+        name=plan.name,
+        plan_path=str(plan_path.resolve()),
+        workspace=str(ws.root),
+        plan_json={
+            "plan": plan.model_dump(mode="json"),
+            "resolved_tasks": [t.model_dump(mode="json") for t in resolved],
+        },
+        config_json=settings.redacted_dump(),
+        parallel=settings.run.parallel,
+        branch=ws.branch(),
+    )
+    store.add_tasks(run_id, resolved)
+    return Prepared(run_id=run_id, repo=ws.root, store=store, plan=plan)
+
+
+def execute(run_id: str, repo: Path, store: Store, settings: Settings) -> dict[str, Any]:
+    """Run (or continue) the run's workflow in this process until it finishes."""
+    for aid, _pgid in store.open_attempts_with_pgid(run_id):
+        kill_leftovers(aid)
+    set_context(EngineContext(store=store, settings=settings))
+    runtime.launch(runtime.system_database_url(settings.database_url_for(repo), repo), executor_id=run_id)
+    try:
+        from overseer.engine.workflows import run_workflow
+
+        if DBOS.get_workflow_status(run_id) is None:
+            with SetWorkflowID(run_id):
+                handle = DBOS.start_workflow(run_workflow, run_id)
+        else:
+            # DBOS's recovery at launch has already resumed it if it was unfinished.
+            handle = DBOS.retrieve_workflow(run_id)
+        try:
+            result: dict[str, Any] = handle.get_result()
+        except OverseerError:
+            raise
+        except Exception as exc:
+            raise OverseerError(
+                f"run {run_id} stopped on an internal error: {type(exc).__name__}: {exc}",
+                hint="the run's state is saved; fix the cause and `overseer resume` it",
+                exit_code=EXIT_INTERNAL,
+            ) from exc
+        return result
+    finally:
+        kill_all_live_groups()
+        runtime.shutdown()
+        set_context(None)

@@ -1,0 +1,43 @@
+"""DBOS set-up for this process: one system database per repository, one executor per run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dbos import DBOS, DBOSConfig
+
+# Pinned, not DBOS's default source hash: a changed hash would leave interrupted runs of an
+# older overseer un-recovered. Bump it only when workflow code changes incompatibly.
+APPLICATION_VERSION = "overseer-1"
+
+
+def system_database_url(store_url: str, repo: Path) -> str:
+    if store_url.startswith("sqlite"):
+        return f"sqlite:///{(repo / '.overseer' / 'dbos.sqlite').resolve()}"
+    # On PostgreSQL DBOS keeps its tables in its own schema of the same database.
+    return store_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def launch(sys_db_url: str, executor_id: str) -> None:
+    """Start DBOS. Its recovery then resumes this executor's unfinished workflows."""
+    # Import for the side effect of registering the workflows before launch.
+    from overseer.engine import workflows  # noqa: F401
+
+    config: DBOSConfig = {
+        "name": "overseer",
+        "system_database_url": sys_db_url,
+        "application_version": APPLICATION_VERSION,
+        "executor_id": executor_id,
+        "log_level": "WARNING",
+        # recv() on SQLite polls; 50 ms keeps task hand-offs quick without busy-looping.
+        "notification_listener_polling_interval_sec": 0.05,
+    }
+    for name in ("dbos", "dbos._logger"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    DBOS(config=config)
+    DBOS.launch()
+
+
+def shutdown() -> None:
+    DBOS.destroy(workflow_completion_timeout_sec=0)

@@ -1,0 +1,186 @@
+"""The effects of a run, each a DBOS step: re-run after a crash, so each is idempotent."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from dbos import DBOS
+
+from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
+from overseer.agents.process import kill_leftovers
+from overseer.engine.context import current
+from overseer.events import Event, publish
+from overseer.gates.runner import run_gates
+from overseer.lifecycle import RunState, TaskState
+from overseer.plan.schema import ResolvedTask
+from overseer.supervisor.prompts import task_prompt
+
+
+def attempt_id(run_id: str, task_id: str, n: int) -> str:
+    return f"{run_id}/{task_id}/{n}"
+
+
+def _set_state(run_id: str, task_id: str, state: TaskState, reason: str | None = None) -> None:
+    current().store.set_task_state(run_id, task_id, state, reason)
+    publish(Event(type="task_state", run_id=run_id, task_id=task_id, data={"state": state.value, "reason": reason}))
+
+
+@DBOS.step(name="overseer.load_run")
+def load_run(run_id: str) -> dict[str, Any]:
+    ctx = current()
+    run = ctx.store.get_run(run_id)
+    if run is None:
+        raise KeyError(f"run {run_id} not in the store")
+    tasks = ctx.store.list_tasks(run_id)
+    plan_tasks = {t["id"]: t for t in run.plan_json["resolved_tasks"]}
+    publish(Event(type="run_started", run_id=run_id, data={"tasks": len(tasks)}))
+    return {
+        "parallel": run.parallel,
+        "tasks": [plan_tasks[t.task_id] for t in tasks],
+        "states": {t.task_id: t.state for t in tasks},
+    }
+
+
+@DBOS.step(name="overseer.mark_ready")
+def mark_ready(run_id: str, task_id: str) -> None:
+    _set_state(run_id, task_id, TaskState.READY)
+
+
+@DBOS.step(name="overseer.cancel_task")
+def cancel_task(run_id: str, task_id: str, reason: str) -> None:
+    _set_state(run_id, task_id, TaskState.CANCELLED, reason)
+
+
+@DBOS.step(name="overseer.prepare_attempt")
+def prepare_attempt(run_id: str, task: dict[str, Any], n: int, feedback: str | None) -> dict[str, Any]:
+    """Checkpoint the tree, render the prompt, open the attempt record."""
+    ctx = current()
+    t = ResolvedTask.model_validate(task)
+    ws = ctx.workspace(run_id)
+    _set_state(run_id, t.id, TaskState.RUNNING)
+    ref = f"refs/overseer/{run_id}/{t.id}/{n}"
+    sha = ws.checkpoint(ref)
+    ctx.store.add_checkpoint(run_id, t.id, n, ref, sha)
+    prompt = task_prompt(t, n, feedback, ws.root)
+    adir = ctx.attempt_dir(run_id, t.id, n)
+    (adir / "prompt.md").write_text(prompt)
+    aid = ctx.store.start_attempt(
+        run_id,
+        t.id,
+        n,
+        prompt=prompt,
+        agent_name=t.agent_name,
+        agent_type=str(t.agent.get("type", "")),
+        checkpoint_sha=sha,
+        transcript_path=str(adir / "transcript.jsonl"),
+    )
+    publish(Event(type="attempt_started", run_id=run_id, task_id=t.id, attempt=n, data={"agent": t.agent_name}))
+    return {"attempt_id": aid, "checkpoint": sha, "prompt": prompt}
+
+
+@DBOS.step(name="overseer.run_agent")
+def run_agent(run_id: str, task: dict[str, Any], n: int, prompt: str, checkpoint: str) -> dict[str, Any]:
+    ctx = current()
+    t = ResolvedTask.model_validate(task)
+    aid = attempt_id(run_id, t.id, n)
+    ws = ctx.workspace(run_id)
+    adir = ctx.attempt_dir(run_id, t.id, n)
+    transcript = adir / "transcript.jsonl"
+    if transcript.exists() and transcript.stat().st_size > 0:
+        # This step ran before and the process died under it: finish off what the dead
+        # run left behind and start the attempt again from its checkpoint.
+        kill_leftovers(aid)
+        ws.restore(checkpoint)
+        transcript.unlink()
+        publish(Event(type="notice", run_id=run_id, task_id=t.id, attempt=n,
+                      data={"message": "restarting an attempt interrupted by a crash"}))
+    agent_cls = get_agent_type(str(t.agent["type"]))
+    agent = agent_cls(agent_cls.config_class.model_validate(t.agent))
+    seq = [0]
+    lock = threading.Lock()
+
+    def on_event(ev: AgentEvent) -> None:
+        with lock:
+            seq[0] += 1
+            n_ = seq[0]
+            with transcript.open("a") as f:
+                f.write(json.dumps(ev.model_dump(mode="json")) + "\n")
+        ctx.store.add_event(aid, n_, ev)
+        publish(Event(type="agent_event", run_id=run_id, task_id=t.id, attempt=n, data=ev.model_dump(mode="json")))
+
+    rc = RunContext(
+        workdir=ws.root,
+        prompt=prompt,
+        prompt_file=adir / "prompt.md",
+        run_id=run_id,
+        task_id=t.id,
+        attempt=n,
+        timeout=t.timeout,
+        transcript=transcript,
+        on_event=on_event,
+        on_spawn=lambda pgid: ctx.store.set_attempt_pgid(aid, pgid),
+    )
+    result: AgentResult = agent.run(rc)
+    ctx.store.finish_attempt(aid, result)
+    publish(Event(type="agent_finished", run_id=run_id, task_id=t.id, attempt=n, data=result.model_dump(mode="json")))
+    return result.model_dump(mode="json")
+
+
+@DBOS.step(name="overseer.run_gates")
+def check_gates(run_id: str, task: dict[str, Any], n: int, checkpoint: str) -> list[dict[str, Any]]:
+    ctx = current()
+    t = ResolvedTask.model_validate(task)
+    aid = attempt_id(run_id, t.id, n)
+    ws = ctx.workspace(run_id)
+    changes = ws.changes(checkpoint)
+    ctx.store.add_file_changes(aid, [(c.path, c.status, c.added, c.removed) for c in changes])
+    out_dir = ctx.attempt_dir(run_id, t.id, n) / "gates"
+    results = run_gates(t.gates, ws.root, output_dir=out_dir, tail_lines=ctx.settings.gates.output_tail_lines)
+    ctx.store.add_gate_results(aid, results)
+    for r in results:
+        publish(Event(type="gate_result", run_id=run_id, task_id=t.id, attempt=n, data=r.model_dump(mode="json")))
+    return [r.model_dump(mode="json") for r in results]
+
+
+@DBOS.step(name="overseer.record_decision")
+def record_decision(run_id: str, task_id: str, n: int, decision: dict[str, Any]) -> None:
+    ctx = current()
+    ctx.store.add_decision(attempt_id(run_id, task_id, n), decision)
+    publish(Event(type="decision", run_id=run_id, task_id=task_id, attempt=n, data=decision))
+    action = decision["action"]
+    reason = "; ".join(decision["reasons"])
+    if action == "retry":
+        _set_state(run_id, task_id, TaskState.RETRYING, reason)
+    elif action == "abort":
+        _set_state(run_id, task_id, TaskState.FAILED, reason)
+
+
+@DBOS.step(name="overseer.commit_task")
+def commit_task(run_id: str, task: dict[str, Any], base: str) -> str | None:
+    ctx = current()
+    t = ResolvedTask.model_validate(task)
+    ws = ctx.workspace(run_id)
+    sha = ws.commit_task(
+        base,
+        f"{t.id}: {t.title}",
+        {"Overseer-Run": run_id, "Overseer-Task": t.id},
+    )
+    if sha:
+        ctx.store.set_task_commit(run_id, t.id, sha)
+        publish(Event(type="commit", run_id=run_id, task_id=t.id, data={"sha": sha}))
+    _set_state(run_id, t.id, TaskState.COMPLETED, f"committed {sha[:12]}" if sha else "no changes to commit")
+    return sha
+
+
+@DBOS.step(name="overseer.finish_run")
+def finish_run(run_id: str) -> dict[str, Any]:
+    ctx = current()
+    tasks = ctx.store.list_tasks(run_id)
+    ok = all(t.state == TaskState.COMPLETED for t in tasks)
+    state = RunState.COMPLETED if ok else RunState.FAILED
+    ctx.store.set_run_state(run_id, state)
+    summary = {"state": state.value, "tasks": {t.task_id: t.state for t in tasks}}
+    publish(Event(type="run_finished", run_id=run_id, data=summary))
+    return summary

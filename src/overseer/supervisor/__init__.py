@@ -1,0 +1,1 @@
+"""The supervisor: prompts for the agent, review of each attempt, and the LLMs behind it."""
