@@ -1,0 +1,807 @@
+"""Layered settings: defaults < user file < ./overseer.yaml < OVERSEER_* env < CLI flags.
+
+Every value remembers the layer that supplied it, so `overseer config show` can name its source
+and a bad value is reported against the file line, env var or flag it came from. Secrets are
+redacted by key name, by type (SecretStr), inside URLs, and by matching the values of
+secret-looking environment variables (`known_secret_values`).
+
+`python -m overseer.config --markdown` prints the reference committed as docs/config.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import re
+import sys
+import types
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from overseer.errors import ConfigError
+
+ENV_PREFIX = "OVERSEER_"
+PROJECT_FILE = "overseer.yaml"
+USER_FILE = "config.yaml"
+REDACTED = "***"
+# Shorter "secrets" (FOO_TOKEN=1) would shred ordinary text when scrubbed; real keys are longer.
+MIN_SECRET_LEN = 6
+DOCS_HINT = "see docs/config.md for every key, its type and default"
+
+# CLI flags whose name differs from the last part of their dotted key (CLI contract).
+FLAG_NAMES: dict[str, str] = {
+    "run.parallel": "--parallel",
+    "run.agent": "--agent",
+    "supervisor.provider": "--supervisor",
+}
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    """Where run state is stored."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the state store, e.g. "
+        "`postgresql+psycopg://user@127.0.0.1/overseer`. Unset: SQLite at "
+        "`<repo>/.overseer/state.db`.",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement (for debugging).")
+
+
+class RunSettings(_Section):
+    """How `overseer run` schedules and drives tasks."""
+
+    parallel: int = Field(default=1, ge=1, description="How many tasks may run at once.")
+    branch: str | None = Field(
+        default=None,
+        description="Git branch the run commits to. Unset: the branch checked out when the run starts.",
+    )
+    agent: str | None = Field(
+        default=None,
+        description="Agent that replaces every task's own agent (a name from the plan's `agents:`).",
+    )
+    mode: Literal["autopilot", "copilot"] = Field(
+        default="autopilot",
+        description="`autopilot` acts on each decision by itself; `copilot` asks a human to confirm "
+        "before a task proceeds.",
+    )
+
+
+class SupervisorSettings(_Section):
+    """The LLM that reviews each attempt."""
+
+    provider: Literal["auto", "openai-compatible", "anthropic", "embedded", "none"] = Field(
+        default="auto",
+        description="Which reviewer to use. `auto`: the configured endpoint, else Ollama on "
+        "127.0.0.1:11434 if it answers, else the embedded model if the `local` extra is "
+        "installed, else `none` (rules-only review).",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="API endpoint, e.g. `http://127.0.0.1:11434/v1` for Ollama's "
+        "OpenAI-compatible API.",
+    )
+    model: str | None = Field(
+        default=None, description="Model name sent to the provider. Unset: the provider's default."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="API key for the provider. Prefer `api_key_env`, which keeps the key out of "
+        "files. Always redacted.",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Name of the environment variable holding the API key, e.g. `ANTHROPIC_API_KEY`.",
+    )
+    timeout: float = Field(default=60, gt=0, description="Seconds to wait for one LLM response.")
+
+
+class DecisionSettings(_Section):
+    """Thresholds the decision engine routes on (confidence is the reviewer's, 0 to 1)."""
+
+    proceed_at: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Reviewer confidence at or above which a task whose required gates pass proceeds.",
+    )
+    escalate_below: float = Field(
+        default=0.4,
+        ge=0,
+        le=1,
+        description="Reviewer confidence below which the task goes to a human instead of a retry. "
+        "Must not exceed `proceed_at`.",
+    )
+    max_disagreements: int = Field(
+        default=2,
+        ge=0,
+        description="How often gates and reviewer may disagree on one task before a human is asked.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DecisionSettings:
+        if self.escalate_below > self.proceed_at:
+            raise ValueError(
+                f"escalate_below ({self.escalate_below}) must not exceed proceed_at "
+                f"({self.proceed_at})"
+            )
+        return self
+
+
+class AgentsSettings(_Section):
+    """Limits applied to every agent process."""
+
+    stall_after: float = Field(
+        default=600,
+        gt=0,
+        description="Seconds without any output after which an attempt counts as stalled and is stopped.",
+    )
+    kill_grace: float = Field(
+        default=5,
+        ge=0,
+        description="Seconds between SIGTERM and SIGKILL when an agent's process group is stopped.",
+    )
+
+
+class GatesSettings(_Section):
+    """How gate results are kept."""
+
+    output_tail_lines: int = Field(
+        default=60,
+        ge=1,
+        description="Lines from the end of a gate's output kept in its result and fed back to the "
+        "next attempt.",
+    )
+
+
+class NotificationsSettings(_Section):
+    """Who hears about breakpoints and finished runs."""
+
+    urls: list[str] = Field(
+        default_factory=list,
+        description="Apprise URLs to notify. They carry tokens, so they are always redacted. "
+        "In the environment: a JSON list, or URLs separated by commas or spaces.",
+    )
+    command: str | None = Field(
+        default=None, description="Shell command run for each notification, besides `urls`."
+    )
+
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+class LoggingSettings(_Section):
+    """What overseer itself logs."""
+
+    level: Annotated[LogLevel, BeforeValidator(_lower)] = Field(
+        default="info", description="Least severe level logged (case-insensitive)."
+    )
+
+
+class Settings(BaseSettings):
+    """The effective configuration; build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    decision: DecisionSettings = Field(default_factory=DecisionSettings)
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)
+    gates: GatesSettings = Field(default_factory=GatesSettings)
+    notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings assembles the layers itself, because each key must keep its source and
+        # the env is an argument (tests, workers); the model must not read os.environ behind it.
+        return (init_settings,)
+
+    def database_url_for(self, repo: Path) -> str:
+        """The store's URL: `database.url`, else SQLite inside the repository's .overseer/."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(Path(repo) / '.overseer' / 'state.db').absolute()}"
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: info.annotation
+    for name, info in Settings.model_fields.items()
+    if isinstance(info.annotation, type) and issubclass(info.annotation, _Section)
+}
+
+
+def _field(key: str) -> FieldInfo | None:
+    section, _, name = key.partition(".")
+    model = SECTIONS.get(section)
+    return model.model_fields.get(name) if model is not None else None
+
+
+# --------------------------------------------------------------------------- layers
+
+
+@dataclass(frozen=True)
+class _Origin:
+    source: str  # what `config show` prints: "./overseer.yaml:3", "env OVERSEER_RUN__PARALLEL"
+    where: str  # what an error message starts with: "./overseer.yaml:3:3", "OVERSEER_RUN__PARALLEL"
+
+
+@dataclass
+class _Layer:
+    data: dict[str, Any] = field(default_factory=dict)
+    origins: dict[str, _Origin] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    """One effective setting: dotted key, value (already redacted), and where it came from."""
+
+    key: str
+    value: Any
+    source: str
+
+
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """`$OVERSEER_CONFIG_HOME/config.yaml`, else `$XDG_CONFIG_HOME/overseer/config.yaml`, else ~/.config/."""
+    env = os.environ if env is None else env
+    if env.get("OVERSEER_CONFIG_HOME"):
+        return Path(env["OVERSEER_CONFIG_HOME"]) / USER_FILE
+    if env.get("XDG_CONFIG_HOME"):
+        return Path(env["XDG_CONFIG_HOME"]) / "overseer" / USER_FILE
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".config" / "overseer" / USER_FILE
+
+
+def _display(path: Path) -> str:
+    text = str(path)
+    if path.is_absolute() or text.startswith(("./", "../")):
+        return text
+    return f"./{text}"
+
+
+def _plain(value: Any) -> Any:
+    # ruamel's round-trip types (CommentedMap, ScalarFloat, ...) must not leak into the model.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(_plain(value))
+
+
+def _walk_yaml(
+    node: Any, prefix: tuple[str, ...], shown: str, into: dict[str, Any], layer: _Layer
+) -> None:
+    for raw_key, value in node.items():
+        key = str(raw_key)
+        dotted = ".".join((*prefix, key))
+        try:
+            line, col = node.lc.key(raw_key)
+            layer.origins[dotted] = _Origin(f"{shown}:{line + 1}", f"{shown}:{line + 1}:{col + 1}")
+        except (AttributeError, KeyError, TypeError):
+            layer.origins[dotted] = _Origin(shown, shown)
+        if isinstance(value, Mapping):
+            into[key] = {}
+            _walk_yaml(value, (*prefix, key), shown, into[key], layer)
+        elif value is None and not prefix:
+            into[key] = {}  # an empty `run:` section while editing means "no overrides"
+        else:
+            into[key] = _plain(value)
+
+
+def _yaml_layer(path: Path) -> _Layer:
+    shown = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return _Layer()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{shown}: cannot read config file: {exc}",
+            hint="fix the file's permissions or encoding (UTF-8), or remove it",
+            context={"file": shown},
+        ) from None
+    try:
+        doc = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1:1"
+        problem = exc.problem or exc.context or "syntax error"
+        raise ConfigError(
+            f"{shown}:{pos}: invalid YAML: {problem}",
+            hint="fix the YAML syntax at that line (indentation, quotes, a missing `:`)",
+            context={"file": shown},
+        ) from None
+    except YAMLError as exc:
+        raise ConfigError(
+            f"{shown}:1:1: invalid YAML: {exc}", hint="fix the YAML syntax", context={"file": shown}
+        ) from None
+    if doc is None:
+        return _Layer()
+    if not isinstance(doc, Mapping):
+        raise ConfigError(
+            f"{shown}:1:1: expected a mapping of sections ({', '.join(SECTIONS)}), got {_kind(doc)}",
+            hint=DOCS_HINT,
+            context={"file": shown},
+        )
+    layer = _Layer()
+    _walk_yaml(doc, (), shown, layer.data, layer)
+    return layer
+
+
+def _set(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        child = data.get(part)
+        if not isinstance(child, dict):
+            child = data[part] = {}
+        data = child
+    data[parts[-1]] = value
+
+
+def _accepts_none(info: FieldInfo) -> bool:
+    return type(None) in get_args(info.annotation)
+
+
+def _is_list(info: FieldInfo) -> bool:
+    return get_origin(info.annotation) is list
+
+
+def _env_value(key: str, raw: str) -> Any:
+    info = _field(key)
+    if info is None:
+        return raw
+    if raw == "" and _accepts_none(info):
+        return None  # OVERSEER_DATABASE__URL= unsets a value set in a file
+    if _is_list(info):
+        if raw.lstrip().startswith("["):
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError:
+                return raw  # validation then reports "expected a list of strings"
+        return [item for item in re.split(r"[\s,]+", raw) if item]
+    return raw
+
+
+def _env_layer(env: Mapping[str, str]) -> _Layer:
+    layer = _Layer()
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        source = _Origin(f"env {name}", name)
+        if len(parts) == 1:
+            # OVERSEER_DEBUG, OVERSEER_PROMPT, ... are runtime variables, not settings.
+            if parts[0] not in SECTIONS:
+                continue
+            try:
+                section = json.loads(env[name])
+            except json.JSONDecodeError:
+                section = None
+            if not isinstance(section, dict):
+                raise ConfigError(
+                    f"{name}: {parts[0]}: expected a JSON object, got {env[name]!r}",
+                    hint=f"set one key at a time, e.g. {name}__<KEY>=value",
+                    context={"env": name},
+                )
+            layer.data[parts[0]] = section
+            layer.origins[parts[0]] = source
+            for sub in section:
+                layer.origins[f"{parts[0]}.{sub}"] = source
+            continue
+        key = ".".join(parts)
+        _set(layer.data, parts, _env_value(key, env[name]))
+        layer.origins[key] = source
+        layer.origins.setdefault(parts[0], source)
+    return layer
+
+
+def flag_name(key: str) -> str:
+    """The CLI flag that sets a dotted key, as shown in `config show` and error messages."""
+    return FLAG_NAMES.get(key) or "--" + key.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def _flags_layer(flags: Mapping[str, Any]) -> _Layer:
+    layer = _Layer()
+    for key, value in flags.items():
+        if value is None:
+            continue  # an option the user did not give
+        origin = _Origin(f"flag {flag_name(key)}", f"flag {flag_name(key)}")
+        _set(layer.data, key.split("."), value)
+        layer.origins[key] = origin
+        layer.origins.setdefault(key.split(".")[0], origin)
+    return layer
+
+
+def _deep_update(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_update(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _bounds(info: FieldInfo) -> str:
+    lo = hi = ""
+    for m in info.metadata:
+        if getattr(m, "ge", None) is not None:
+            lo = f">= {_number(m.ge)}"
+        if getattr(m, "gt", None) is not None:
+            lo = f"> {_number(m.gt)}"
+        if getattr(m, "le", None) is not None:
+            hi = f"<= {_number(m.le)}"
+        if getattr(m, "lt", None) is not None:
+            hi = f"< {_number(m.lt)}"
+    if lo.startswith(">=") and hi.startswith("<="):
+        return f" between {lo[3:]} and {hi[3:]}"
+    bounds = " and ".join(b for b in (lo, hi) if b)
+    return f" {bounds}" if bounds else ""
+
+
+def _phrase(annotation: Any) -> str:
+    if get_origin(annotation) is Annotated:
+        return _phrase(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return " or ".join(_phrase(a) for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(annotation))
+    if get_origin(annotation) is list:
+        return f"a list of {_phrase(get_args(annotation)[0]).removeprefix('a ')}s"
+    return {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        SecretStr: "a string",
+    }.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def expected(key: str) -> str:
+    """What a dotted key accepts, in words: 'an integer >= 1', 'one of 'a', 'b''."""
+    info = _field(key)
+    if info is None:
+        model = SECTIONS.get(key)
+        return f"a mapping of {', '.join(model.model_fields)}" if model else "a known key"
+    return _phrase(info.annotation) + _bounds(info)
+
+
+def _did_you_mean(loc: tuple[str, ...]) -> str:
+    section = SECTIONS.get(loc[0]) if len(loc) > 1 else None
+    if len(loc) > 1 and section is None:
+        return DOCS_HINT
+    known = list(section.model_fields) if section else list(SECTIONS)
+    prefix = f"{loc[0]}." if section else ""
+    close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{prefix}{close[0]}`?"
+    return f"known keys{' under ' + loc[0] if section else ''}: {', '.join(known)}"
+
+
+def _lookup(origins: Mapping[str, _Origin], loc: tuple[str, ...]) -> _Origin | None:
+    for end in range(len(loc), 0, -1):
+        origin = origins.get(".".join(loc[:end]))
+        if origin is not None:
+            return origin
+    return None
+
+
+def _shown(key: str, value: Any) -> str:
+    text = repr(redact_value(key, value))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _config_error(exc: ValidationError, origins: Mapping[str, _Origin]) -> ConfigError:
+    lines: list[str] = []
+    hints: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(str(p) for p in error["loc"])
+        key = ".".join(loc[:2])
+        origin = _lookup(origins, loc)
+        where = origin.where if origin else "config"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{where}: {'.'.join(loc)}: unknown key")
+            hints.append(_did_you_mean(loc))
+        elif _field(key) is None and key in SECTIONS and error["type"].startswith("model"):
+            lines.append(f"{where}: {key}: expected {expected(key)}, got {_kind(error['input'])}")
+        elif _field(key) is None or error["type"] == "value_error":
+            lines.append(f"{where}: {key}: {error['msg'].removeprefix('Value error, ')}")
+        else:
+            lines.append(
+                f"{where}: {key}: expected {expected(key)}, got {_shown(key, error['input'])}"
+            )
+    hints.append(DOCS_HINT)
+    unique_hints = list(dict.fromkeys(hints))
+    return ConfigError(
+        lines[0] if len(lines) == 1 else f"{len(lines)} config errors:\n  " + "\n  ".join(lines),
+        hint="; ".join(unique_hints),
+        context={"errors": lines},
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _resolve(
+    project_dir: Path, flags: Mapping[str, Any] | None, env: Mapping[str, str] | None
+) -> tuple[Settings, dict[str, _Origin]]:
+    env = os.environ if env is None else env
+    layers = [
+        _yaml_layer(user_config_path(env)),
+        _yaml_layer(Path(project_dir) / PROJECT_FILE),
+        _env_layer(env),
+        _flags_layer(flags or {}),
+    ]
+    merged: dict[str, Any] = {}
+    origins: dict[str, _Origin] = {}
+    for layer in layers:
+        _deep_update(merged, layer.data)
+        origins.update(layer.origins)
+    try:
+        # model_validate, not Settings(**merged): a YAML key such as `_env_file` must be an
+        # unknown key, never a pydantic-settings init option.
+        return Settings.model_validate(merged), origins
+    except ValidationError as exc:
+        raise _config_error(exc, origins) from None
+
+
+def load_settings(
+    project_dir: Path,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """The effective settings for a project. `flags` maps dotted keys to values (None = not given);
+    `env` defaults to os.environ. Raises ConfigError naming the file/env var/flag and key."""
+    return _resolve(project_dir, flags, env)[0]
+
+
+def _leaves(settings: Settings) -> Iterator[tuple[str, Any]]:
+    for section in SECTIONS:
+        model = getattr(settings, section)
+        for name in type(model).model_fields:
+            yield f"{section}.{name}", getattr(model, name)
+
+
+def explain_settings(
+    project_dir: Path,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[ConfigValue]:
+    """Every effective setting with its source, secrets redacted, in model order."""
+    env = os.environ if env is None else env
+    settings, origins = _resolve(project_dir, flags, env)
+    secrets = known_secret_values(env)
+    key_env = settings.supervisor.api_key_env
+    if key_env and env.get(key_env):
+        secrets.add(env[key_env])
+    values = []
+    for key, value in _leaves(settings):
+        origin = origins.get(key)
+        values.append(
+            ConfigValue(
+                key,
+                _scrub(redact_value(key, value), secrets),
+                origin.source if origin else "default",
+            )
+        )
+    return values
+
+
+# --------------------------------------------------------------------------- redaction
+
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "credential")
+# Their values are URLs whose path or host carries the token (apprise: tgram://BOTTOKEN/CHAT).
+_OPAQUE_URL_KEYS = frozenset({"notifications.urls"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SECRET_PARAM = re.compile(r"token|key|secret|pass|sig|auth|credential", re.I)
+_TEXT_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]+@")
+_TEXT_PARAM = re.compile(
+    r"([?&][^=\s&#]*(?:token|key|secret|pass|sig|auth|credential)[^=\s&#]*=)[^&\s#]+", re.I
+)
+_SECRET_ENV_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_CREDENTIAL", "_CREDENTIALS", "_PAT")
+_SECRET_ENV_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY")
+
+
+def _is_secret_key(key: str) -> bool:
+    name = key.rsplit(".", 1)[-1].lower()
+    if name.endswith("_env"):
+        return False  # names an environment variable; the name is not the secret
+    return any(word in name for word in _SECRET_WORDS)
+
+
+def redact_url(text: str) -> str:
+    """Mask a URL's userinfo and token-like query values; anything else is returned as is."""
+    if not _SCHEME.match(text):
+        return text
+    scheme, sep, rest = text.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = f"{REDACTED}@{authority.rpartition('@')[2]}"
+    rebuilt = scheme + sep + authority + slash + tail
+    return _TEXT_PARAM.sub(rf"\1{REDACTED}", rebuilt)
+
+
+def redact_value(key: str, value: Any) -> Any:
+    """`value` as it may be shown for dotted `key`: secrets become `***`, URLs lose credentials."""
+    if value is None:
+        return None
+    if isinstance(value, SecretStr):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: redact_value(f"{key}.{k}", v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(key, v) for v in value]
+    if key in _OPAQUE_URL_KEYS:
+        match = _SCHEME.match(str(value))
+        return f"{match.group(1)}://{REDACTED}" if match else REDACTED
+    if _is_secret_key(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_url(value)
+    return value
+
+
+def _is_secret_env(name: str) -> bool:
+    upper = name.upper()
+    return upper.endswith(_SECRET_ENV_SUFFIXES) or any(w in upper for w in _SECRET_ENV_WORDS)
+
+
+def known_secret_values(env: Mapping[str, str] | None = None) -> set[str]:
+    """Values of secret-looking env vars (ANTHROPIC_API_KEY, GITHUB_TOKEN, PGPASSWORD, ...) and
+    passwords inside URL-valued env vars: what log and report writers must scrub."""
+    env = os.environ if env is None else env
+    found: set[str] = set()
+    for name, value in env.items():
+        if _is_secret_env(name):
+            found.add(value)
+        elif _SCHEME.match(value):
+            authority = value.partition("://")[2].partition("/")[0]
+            userinfo = authority.rpartition("@")[0]
+            if ":" in userinfo:
+                found.add(userinfo.partition(":")[2])
+    return {v for v in found if len(v) >= MIN_SECRET_LEN}
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every known secret, URL credential and token-like query value masked."""
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _TEXT_USERINFO.sub(rf"\1{REDACTED}@", text)
+    return _TEXT_PARAM.sub(rf"\1{REDACTED}", text)
+
+
+def _scrub(value: Any, secrets: set[str]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- reference docs
+
+
+def _default(info: FieldInfo) -> str:
+    value = info.get_default(call_default_factory=True)
+    return "`" + json.dumps(value) + "`" if value is not None else "unset"
+
+
+def _env_name(key: str) -> str:
+    return ENV_PREFIX + key.replace(".", "__").upper()
+
+
+def settings_reference_markdown() -> str:
+    """The configuration reference (docs/config.md), generated from the model."""
+    out = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated by `python -m overseer.config --markdown`; do not edit by hand. -->",
+        "",
+        "Settings are read in layers; each layer overrides the ones before it:",
+        "",
+        "1. defaults (below);",
+        "2. the user file `$XDG_CONFIG_HOME/overseer/config.yaml` (default "
+        "`~/.config/overseer/config.yaml`; `OVERSEER_CONFIG_HOME` names another directory);",
+        f"3. the project file `./{PROJECT_FILE}`;",
+        "4. environment variables `OVERSEER_<SECTION>__<KEY>`, e.g. `OVERSEER_RUN__PARALLEL=4`;",
+        "5. command-line flags, e.g. `overseer run --parallel 4`.",
+        "",
+        "`overseer config show [--json]` prints every effective value and the layer it came from. "
+        "Secrets are redacted there and in logs: keys naming a key, token, secret, password or "
+        "credential, URL credentials, notification URLs, and the values of secret-looking "
+        "environment variables such as `ANTHROPIC_API_KEY`.",
+        "",
+        "An unknown key or a bad value stops overseer with exit code 2 and a message naming the "
+        "file and line (or variable, or flag), the key, and what it expects.",
+        "",
+    ]
+    for section, model in SECTIONS.items():
+        out += [f"## `{section}`", "", (model.__doc__ or "").strip(), ""]
+        out += [
+            "| key | type | default | environment | description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, info in model.model_fields.items():
+            key = f"{section}.{name}"
+            kind = expected(key) + (" (or unset)" if _accepts_none(info) else "")
+            description = (info.description or "").replace("|", "\\|")
+            out.append(
+                f"| `{key}` | {kind} | {_default(info)} | `{_env_name(key)}` | {description} |"
+            )
+        out.append("")
+    out += ["## Example", "", f"An `{PROJECT_FILE}` with every default spelled out:", "", "```yaml"]
+    defaults = Settings().model_dump(mode="json")
+    for section, values in defaults.items():
+        out.append(f"{section}:")
+        out += [f"  {name}: {json.dumps(value)}" for name, value in values.items()]
+    out += ["```", ""]
+    return "\n".join(out)
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m overseer.config")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the reference (docs/config.md)"
+    )
+    args = parser.parse_args(argv)
+    if not args.markdown:
+        parser.print_help()
+        return 2
+    sys.stdout.write(settings_reference_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
