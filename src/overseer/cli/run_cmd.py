@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def _ask_create_repo(plan: Path) -> bool:
 
 def _locate(run: str | None, repo: Path | None = None) -> tuple[str, Path, Store, Settings]:
     """Find RUN (or the latest run) in the repository at or above the current directory."""
-    ws = GitWorkspace.open(repo or Path.cwd(), search_parents=True)
+    ws = GitWorkspace.open(_repo_root(repo or Path.cwd()))
     settings = _settings({}, ws.root)
     store = Store.open(settings.database_url_for(ws.root))
     rec = store.find_run_prefix(run) if run else store.latest_run(str(ws.root))
@@ -90,6 +91,18 @@ def _locate(run: str | None, repo: Path | None = None) -> tuple[str, Path, Store
         what = f"no run matching {run!r}" if run else "no runs yet"
         raise OverseerError(f"{what} in {ws.root}", hint="start one with `overseer run PLAN`")
     return rec.id, ws.root, store, settings
+
+
+def _repo_root(start: Path) -> Path:
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise OverseerError(
+            f"{start} is not inside a git repository",
+            hint="run this from the repository the run worked on",
+        )
+    return Path(proc.stdout.strip())
 
 
 def resume(

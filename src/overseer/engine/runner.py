@@ -12,7 +12,7 @@ from dbos import DBOS, SetWorkflowID
 
 from overseer.agents import agent_types
 from overseer.agents.process import kill_all_live_groups, kill_leftovers
-from overseer.config import Settings
+from overseer.config import Settings, redact_value
 from overseer.engine import runtime
 from overseer.engine.context import EngineContext, set_context
 from overseer.errors import EXIT_INTERNAL, OverseerError
@@ -36,6 +36,14 @@ def agent_configs() -> dict[str, Any]:
 
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _redacted(settings: Settings) -> dict[str, Any]:
+    data = settings.model_dump(mode="json")
+    return {
+        section: {k: redact_value(f"{section}.{k}", v) for k, v in values.items()}
+        for section, values in data.items()
+    }
 
 
 def open_store(settings: Settings, repo: Path) -> Store:
@@ -73,7 +81,7 @@ def prepare_run(
             "plan": plan.model_dump(mode="json"),
             "resolved_tasks": [t.model_dump(mode="json") for t in resolved],
         },
-        config_json=settings.redacted_dump(),
+        config_json=_redacted(settings),
         parallel=settings.run.parallel,
         branch=ws.branch(),
     )

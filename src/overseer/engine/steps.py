@@ -88,17 +88,19 @@ def run_agent(run_id: str, task: dict[str, Any], n: int, prompt: str, checkpoint
     ws = ctx.workspace(run_id)
     adir = ctx.attempt_dir(run_id, t.id, n)
     transcript = adir / "transcript.jsonl"
-    if transcript.exists() and transcript.stat().st_size > 0:
+    started = adir / "agent.started"
+    if started.exists():
         # This step ran before and the process died under it: finish off what the dead
         # run left behind and start the attempt again from its checkpoint.
         kill_leftovers(aid)
         ws.restore(checkpoint)
-        transcript.unlink()
+        transcript.unlink(missing_ok=True)
         publish(Event(type="notice", run_id=run_id, task_id=t.id, attempt=n,
                       data={"message": "restarting an attempt interrupted by a crash"}))
     agent_cls = get_agent_type(str(t.agent["type"]))
     agent = agent_cls(agent_cls.config_class.model_validate(t.agent))
-    seq = [0]
+    # Continue numbering after events a crashed earlier run of this step already stored.
+    seq = [len(ctx.store.list_events(aid))]
     lock = threading.Lock()
 
     def on_event(ev: AgentEvent) -> None:
@@ -122,6 +124,7 @@ def run_agent(run_id: str, task: dict[str, Any], n: int, prompt: str, checkpoint
         on_event=on_event,
         on_spawn=lambda pgid: ctx.store.set_attempt_pgid(aid, pgid),
     )
+    started.touch()
     result: AgentResult = agent.run(rc)
     ctx.store.finish_attempt(aid, result)
     publish(Event(type="agent_finished", run_id=run_id, task_id=t.id, attempt=n, data=result.model_dump(mode="json")))
