@@ -148,7 +148,9 @@ def test_defaults_and_database_url(tmp_path: Path) -> None:
     s = load_settings(tmp_path, env={"HOME": str(tmp_path)})
     assert s == Settings()
     assert s.database_url_for(tmp_path) == f"sqlite:///{tmp_path}/.overseer/state.db"
-    s = load_settings(tmp_path, flags={"database.url": "postgresql://h/db"}, env={})
+    s = load_settings(
+        tmp_path, flags={"database.url": "postgresql://h/db"}, env={"HOME": str(tmp_path)}
+    )
     assert s.database_url_for(tmp_path) == "postgresql://h/db"
 
 
@@ -439,3 +441,10 @@ def test_every_field_is_documented() -> None:
         for name, field in model.model_fields.items():
             assert field.description, f"{section}.{name} has no description"
             assert f"`{section}.{name}`" in text
+
+
+def test_docs_example_is_a_valid_project_file(tmp_path: Path) -> None:
+    text = settings_reference_markdown()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "overseer.yaml").write_text(example)
+    assert load_settings(tmp_path, env={"HOME": str(tmp_path)}) == Settings()
