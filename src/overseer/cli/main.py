@@ -37,7 +37,9 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=False)
+        # Standalone mode lets click own usage errors (exit 2) and typer.Exit; everything
+        # else propagates to the handlers below.
+        app()
     except OverseerError as exc:
         print_error(exc)
         sys.exit(exc.exit_code)
@@ -46,15 +48,7 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
-    except Exception as exc:  # a usage error from click, or a bug
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            err.print("aborted")
-            sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: say so in one line, with the way to learn more
         if os.environ.get("OVERSEER_DEBUG"):
             raise
         err.print(f"internal error: {type(exc).__name__}: {exc}", markup=False)

@@ -57,14 +57,16 @@ def run(
     """Run a plan: drive the agents through its tasks, check and commit each one."""
     from overseer.engine.runner import prepare_run
 
-    settings = _settings({"run.parallel": parallel, "supervisor.provider": supervisor}, plan.parent)
+    settings = _settings(
+        {"run.parallel": parallel, "run.agent": agent, "supervisor.provider": supervisor}, plan.parent
+    )
     if no_wait:
         raise OverseerError(
             "--no-wait needs `overseer worker` processes to do the work, which this version does not have yet",
             hint="run without --no-wait; Ctrl-C and `overseer resume` continue later",
         )
     create = yes or _ask_create_repo(plan)
-    prepared = prepare_run(plan, settings, create_repo=create, agent_override=agent)
+    prepared = prepare_run(plan, settings, create_repo=create, agent_override=settings.run.agent)
     out.print(f"run {prepared.run_id}: {plan} in {prepared.repo}", markup=False)
     raise typer.Exit(_run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose))
 
