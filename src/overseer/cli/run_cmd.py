@@ -73,8 +73,8 @@ def run(
 
 def _ask_create_repo(plan: Path) -> bool:
     """Ask before `git init`-ing a directory, only when a person is there to answer."""
-    from overseer.plan.load import load_plan
     from overseer.engine.runner import agent_configs
+    from overseer.plan.load import load_plan
 
     p = load_plan(plan, agent_configs())
     repo = (plan.parent / (p.workspace or ".")).resolve()
