@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from overseer.agents.transport import TransportSpec
+
 AgentStatus = Literal[
     "completed", "failed", "timeout", "stalled", "rate_limited", "budget_exceeded", "cancelled"
 ]
@@ -49,6 +51,7 @@ class AgentConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     timeout: float | None = Field(default=None, gt=0, description="seconds; default: the task's timeout")
     stall_after: float = Field(default=600, gt=0, description="seconds without an event before the attempt is ended as stalled")
+    transport: TransportSpec = Field(default="local", description="`local`, or {ssh: {host, port, user, key, known_hosts, workdir}}")
 
 
 @dataclass

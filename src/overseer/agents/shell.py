@@ -8,7 +8,8 @@ from typing import ClassVar
 from pydantic import Field
 
 from overseer.agents.base import AgentConfig, AgentEvent, AgentResult, AgentStatus, RunContext
-from overseer.agents.process import ATTEMPT_ENV, run_process
+from overseer.agents.process import ATTEMPT_ENV
+from overseer.agents.transport import transport_for
 
 FINAL_MESSAGE_LINES = 20
 
@@ -37,7 +38,7 @@ class ShellAgent:
             "OVERSEER_RUN_ID": ctx.run_id,
             ATTEMPT_ENV: f"{ctx.run_id}/{ctx.task_id}/{ctx.attempt}",
         }
-        outcome = run_process(
+        outcome = transport_for(self.config.transport).run(
             ["bash", "-c", self.config.command],
             cwd=ctx.workdir,
             env=env,

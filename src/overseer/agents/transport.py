@@ -1,0 +1,86 @@
+"""Where an agent's process runs: here (`local`) or on another host over SSH (`ssh`).
+
+Adapters build an argv and call `transport.run(...)`; limits, streaming and kill semantics
+are the transport's job, so every adapter gets them the same way on every host.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from overseer.agents.process import ProcessOutcome, run_process
+
+
+class SshSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = None
+    key: str | None = Field(default=None, description="private key file")
+    known_hosts: str | None = Field(default=None, description="known_hosts file; default ~/.ssh/known_hosts")
+    workdir: str = Field(description="the workspace on the remote host")
+
+
+class SshTransportSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ssh: SshSpec
+
+
+TransportSpec = Literal["local"] | SshTransportSpec
+
+
+class Transport(Protocol):
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_line: Callable[[str], None],
+        timeout: float,
+        stall_after: float,
+        on_spawn: Callable[[int], None] = ...,
+        cancel: threading.Event | None = None,
+        stdin_data: bytes | None = None,
+    ) -> ProcessOutcome: ...
+
+    def describe(self) -> str: ...
+
+
+class LocalTransport:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_line: Callable[[str], None],
+        timeout: float,
+        stall_after: float,
+        on_spawn: Callable[[int], None] = lambda _pgid: None,
+        cancel: threading.Event | None = None,
+        stdin_data: bytes | None = None,
+    ) -> ProcessOutcome:
+        return run_process(
+            argv, cwd=cwd, env=env, on_line=on_line, timeout=timeout, stall_after=stall_after,
+            on_spawn=on_spawn, cancel=cancel, stdin_data=stdin_data,
+        )
+
+    def describe(self) -> str:
+        return "local"
+
+
+def transport_for(spec: TransportSpec) -> Transport:
+    if spec == "local":
+        return LocalTransport()
+    from overseer.agents.ssh import SshTransport  # asyncssh is only needed when used
+
+    assert isinstance(spec, SshTransportSpec)
+    return SshTransport(spec.ssh)
