@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,6 +98,47 @@ def test_open_migrates_empty_database_and_reopen_is_noop(store_url: str) -> None
         s2.close()
 
 
+def test_database_from_a_newer_overseer_is_store_error(store_url: str) -> None:
+    Store.open(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as c:
+        c.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="migrate") as err:
+        Store.open(store_url)
+    assert err.value.hint
+
+
+def test_in_memory_sqlite_works() -> None:
+    s = Store.open("sqlite://")
+    try:
+        new_run(s)
+        assert s.get_run("run-1") is not None
+    finally:
+        s.close()
+
+
+def test_threads_opening_the_same_fresh_database(store_url: str) -> None:
+    stores: list[Store] = []
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            stores.append(Store.open(store_url))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for s in stores:
+        s.close()
+    assert not errors, errors
+    assert len(stores) == 4
+
+
 def test_sqlite_open_creates_parent_dir_and_uses_wal(tmp_path: Path) -> None:
     db = tmp_path / "deep" / "er" / ".overseer" / "state.db"
     s = Store.open(f"sqlite:///{db}")
@@ -134,10 +176,16 @@ def test_unreachable_postgres_is_store_error_without_password() -> None:
 
 _OPENER = textwrap.dedent(
     """
-    import sys
+    import os, sys, time
+    from pathlib import Path
     from overseer.store import Store
-    s = Store.open(sys.argv[1])
-    s.create_run(sys.argv[2], name="n", plan_path="p", workspace="/proc-ws", plan_json={},
+    url, run_id, gate = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if gate:  # imported and ready: wait for the starting gun so every open races
+        Path(gate[0] + "." + run_id).touch()
+        while not os.path.exists(gate[0]):
+            time.sleep(0.001)
+    s = Store.open(url)
+    s.create_run(run_id, name="n", plan_path="p", workspace="/proc-ws", plan_json={},
                  config_json={}, parallel=1, branch=None)
     s.close()
     print("ok")
@@ -145,22 +193,29 @@ _OPENER = textwrap.dedent(
 )
 
 
-def test_several_processes_open_a_fresh_database_at_once(store_url: str) -> None:
-    """Every process races to migrate the same empty database; all must succeed."""
+def test_several_processes_open_a_fresh_database_at_once(store_url: str, tmp_path: Path) -> None:
+    """Processes released together all migrate the same empty database; all must succeed
+    (without the migration lock, PostgreSQL fails this with duplicate-table errors)."""
+    gate = tmp_path / "go"
+    names = [f"p{i}" for i in range(6)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _OPENER, store_url, f"p{i}"],
+            [sys.executable, "-c", _OPENER, store_url, name, str(gate)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        for i in range(4)
+        for name in names
     ]
+    deadline = time.monotonic() + 60
+    while not all(Path(f"{gate}.{n}").exists() for n in names) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.touch()
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert out.strip() == "ok"
     s = Store.open(store_url)
     try:
-        assert {r.id for r in s.list_runs("/proc-ws")} == {"p0", "p1", "p2", "p3"}
+        assert {r.id for r in s.list_runs("/proc-ws")} == set(names)
     finally:
         s.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,10 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
             if parsed.database in (None, "", ":memory:"):
                 return writer, writer
             return writer, _sqlite_engine(parsed, immediate=False)
-        engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+        engine = create_engine(
+            parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        )
         return engine, engine
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(f"cannot use database URL {redact(url)!r}: {exc}", hint=_HINT_URL) from exc
@@ -138,13 +142,19 @@ def current_revision(engine: Engine) -> str | None:
         return rev
 
 
+# Alembic keeps the running migration context in module globals: one upgrade per process at a
+# time. Other processes are kept out by the database lock taken in env.py.
+_MIGRATE_LOCK = threading.Lock()
+
+
 def migrate(engine: Engine, url: str) -> None:
     """Upgrade the schema to head. Cheap when it is already there. Safe to run from several
-    processes at once: env.py serialises the upgrade inside one locked transaction."""
+    threads and processes at once: env.py serialises the upgrade in one locked transaction."""
     try:
         if current_revision(engine) == head_revision():
             return
-        command.upgrade(_alembic_config(engine), "head")
+        with _MIGRATE_LOCK:
+            command.upgrade(_alembic_config(engine), "head")
     except OperationalError as exc:
         raise StoreError(
             f"cannot reach the state database at {redact(url)}: {exc.orig}",
