@@ -24,12 +24,25 @@ Path_ = tuple[str | int, ...]
 _MISSING = object()
 
 
+def closest(word: object, candidates: Iterable[str]) -> str | None:
+    """The candidate `word` was most likely a typo of, if any is close enough."""
+    if not isinstance(word, str):
+        return None
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def suggest(word: object, candidates: Iterable[str]) -> str:
     """`; did you mean 'x'?` when a candidate is close to `word`, else an empty string."""
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    match = closest(word, candidates)
+    return f"; did you mean '{match}'?" if match else ""
+
+
+def number(value: object) -> str:
+    """A bound from a schema as a user would write it: `0`, not `0.0`."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def show(value: object) -> str:

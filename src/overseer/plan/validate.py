@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from overseer.agents.base import AgentConfig
 from overseer.plan.graph import find_cycles
 from overseer.plan.schema import GateSpec
-from overseer.plan.source import Path_, Source, plain, show, suggest
+from overseer.plan.source import Path_, Source, closest, number, plain, show, suggest
 
 _TYPE_WORDS = {
     "string_type": "a string",
@@ -147,6 +147,7 @@ def report_validation_error(
     diagnostics. Errors from union members that do not match the value's shape are dropped: a
     gate given as a mapping should hear about its keys, not that it is not a string."""
     union_reported: set[Path_] = set()
+    resolved: list[tuple[Any, Path_, Any]] = []
     for err in exc.errors(include_url=False):
         path: Path_ = base
         tp: Any = root_type
@@ -191,6 +192,18 @@ def report_validation_error(
                 f"{_label(path[:-1])}: key {show(path[-1])} must be a string; quote it",
                 key=True,
             )
+            continue
+        resolved.append((err, path, parent_tp))
+
+    # A misspelt required key shows up twice, as unknown and as missing; the unknown key's
+    # did-you-mean already says everything, so the missing one is dropped.
+    typos = {
+        (path[:-1], closest(path[-1], _fields(parent_tp)))
+        for err, path, parent_tp in resolved
+        if err["type"] == "extra_forbidden"
+    }
+    for err, path, parent_tp in resolved:
+        if err["type"] == "missing" and (path[:-1], path[-1]) in typos:
             continue
         _report_one(src, err, path, parent_tp, base)
 
@@ -248,13 +261,13 @@ def _report_one(src: Source, err: Any, path: Path_, parent_tp: Any, base: Path_)
     elif kind == "too_short":
         message = f"{label}: needs at least {ctx.get('min_length', 1)} item(s)"
     elif kind == "greater_than":
-        message = f"{label}: must be greater than {ctx.get('gt')}, got {show(value)}"
+        message = f"{label}: must be greater than {number(ctx.get('gt'))}, got {show(value)}"
     elif kind == "greater_than_equal":
-        message = f"{label}: must be at least {ctx.get('ge')}, got {show(value)}"
+        message = f"{label}: must be at least {number(ctx.get('ge'))}, got {show(value)}"
     elif kind == "less_than":
-        message = f"{label}: must be less than {ctx.get('lt')}, got {show(value)}"
+        message = f"{label}: must be less than {number(ctx.get('lt'))}, got {show(value)}"
     elif kind == "less_than_equal":
-        message = f"{label}: must be at most {ctx.get('le')}, got {show(value)}"
+        message = f"{label}: must be at most {number(ctx.get('le'))}, got {show(value)}"
     elif kind == "value_error":
         message = f"{label}: {ctx.get('error', err['msg'])}"
     else:
