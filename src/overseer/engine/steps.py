@@ -81,7 +81,9 @@ def prepare_attempt(run_id: str, task: dict[str, Any], n: int, feedback: str | N
 
 
 @DBOS.step(name="overseer.run_agent")
-def run_agent(run_id: str, task: dict[str, Any], n: int, prompt: str, checkpoint: str) -> dict[str, Any]:
+def run_agent(
+    run_id: str, task: dict[str, Any], n: int, prompt: str, checkpoint: str, session_id: str | None
+) -> dict[str, Any]:
     ctx = current()
     t = ResolvedTask.model_validate(task)
     aid = attempt_id(run_id, t.id, n)
@@ -123,6 +125,7 @@ def run_agent(run_id: str, task: dict[str, Any], n: int, prompt: str, checkpoint
         transcript=transcript,
         on_event=on_event,
         on_spawn=lambda pgid: ctx.store.set_attempt_pgid(aid, pgid),
+        session_id=session_id,
     )
     started.touch()
     result: AgentResult = agent.run(rc)

@@ -76,12 +76,16 @@ def task_workflow(run_id: str, task: dict[str, Any], parent: str) -> str:
 def _attempts(run_id: str, task: dict[str, Any]) -> str:
     feedback: str | None = None
     base: str | None = None
+    # A retry continues the agent's session (for agents that have one), so the agent keeps
+    # its context and reads the feedback as a follow-up.
+    session: str | None = None
     for n in range(1, int(task["max_attempts"]) + 1):
         prep = steps.prepare_attempt(run_id, task, n, feedback)
         base = base or prep["checkpoint"]
         result = AgentResult.model_validate(
-            steps.run_agent(run_id, task, n, prep["prompt"], prep["checkpoint"])
+            steps.run_agent(run_id, task, n, prep["prompt"], prep["checkpoint"], session)
         )
+        session = result.session_id or session
         gates = [GateResult.model_validate(g) for g in steps.check_gates(run_id, task, n, prep["checkpoint"])]
         decision = decide(
             AttemptEvidence(attempt=n, max_attempts=int(task["max_attempts"]), agent=result, gates=gates)
