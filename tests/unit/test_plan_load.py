@@ -284,3 +284,9 @@ def test_unreadable_files_are_overseer_errors(tmp_path: Path) -> None:
     with pytest.raises(OverseerError, match="not UTF-8") as info:
         load_plan(binary)
     assert not isinstance(info.value, PlanError)
+
+
+def test_quoted_version_says_how_to_fix() -> None:
+    assert errors(
+        'version: "1"\nname: t\ntasks: [{id: a, prompt: p, agent: {type: shell, command: x}}]\n'
+    ) == ["p.yaml:1:10: version: expected the number 1, got '1'; write it without quotes"]

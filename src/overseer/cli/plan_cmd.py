@@ -12,7 +12,9 @@ from overseer.cli.output import out
 
 
 def validate(
-    plan: Annotated[Path, typer.Argument(help="the plan file to check", show_default=False)],
+    plan: Annotated[
+        Path, typer.Argument(help="the plan file to check", metavar="PLAN", show_default=False)
+    ],
 ) -> None:
     """Check a plan and report every problem in it as PLAN:LINE:COL: message."""
     from overseer.agents.registry import agent_types

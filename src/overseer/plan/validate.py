@@ -240,7 +240,10 @@ def _report_one(src: Source, err: Any, path: Path_, parent_tp: Any, base: Path_)
         src.error(path, "no tasks; add at least one under tasks:", key=True)
         return
     if path == ("version",):
-        src.error(path, f"unsupported plan version {show(value)}; use version: 1")
+        if value == "1":
+            src.error(path, "version: expected the number 1, got '1'; write it without quotes")
+        else:
+            src.error(path, f"unsupported plan version {show(value)}; use version: 1")
         return
 
     if kind in _TYPE_WORDS:
