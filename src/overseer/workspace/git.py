@@ -17,7 +17,7 @@ the user's own staging) are never rewritten.
 from __future__ import annotations
 
 import contextlib
-import re
+import os
 import shutil
 import subprocess
 import tempfile
@@ -30,7 +30,10 @@ from overseer.errors import WorkspaceError
 from overseer.workspace.gitcmd import (
     BOT_IDENTITY,
     Entry,
+    check_trailers,
+    first_with_trailers,
     index_info,
+    index_updates,
     out,
     parse_ls_files_stage,
     parse_ls_tree,
@@ -43,7 +46,6 @@ from overseer.workspace.gitcmd import (
 STATE_DIR = ".overseer"
 EXCLUDE_LINE = "/.overseer/"
 INDEX_TRAILER = "Overseer-Index-Tree"
-_TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 ChangeStatus = Literal["A", "M", "D", "T", "R"]
 
@@ -158,10 +160,11 @@ class GitWorkspace:
 
     def _seed_from_user_index(self, env: Mapping[str, str]) -> None:
         # A copy of the real index carries its stat data, so `add -A` rehashes only files that
-        # changed, and it keeps files the user force-added despite .gitignore.
+        # changed, and it keeps files the user force-added despite .gitignore. copy2 keeps the
+        # file's mtime, which git's racy-entry check compares entry mtimes against.
         real = self._git_path("index")
         if real.exists():
-            shutil.copyfile(real, env["GIT_INDEX_FILE"])
+            shutil.copy2(real, env["GIT_INDEX_FILE"])
         elif (head := self.head()) is not None:
             self._git("read-tree", head, env=env)
 
@@ -192,19 +195,7 @@ class GitWorkspace:
         else was changed by someone else since, and is left alone.
         """
         current = parse_ls_files_stage(self._git("ls-files", "-s", "-z").stdout)
-        removals: list[str] = []
-        sets: dict[str, Entry] = {}
-        for p in paths:
-            have, want = current.get(p), desired.get(p)
-            if stale is not None and have != ([stale[p]] if p in stale else None):
-                continue
-            if want is None:
-                if have:
-                    removals.append(p)
-            elif have != [want]:
-                if have and any(e.stage for e in have):
-                    removals.append(p)  # unmerged stages must go before a stage-0 entry
-                sets[p] = want
+        removals, sets = index_updates(current, paths, desired, stale)
         if removals or sets:
             zero = "0" * len(self.empty_tree)
             self._git("update-index", "-z", "--index-info", input=index_info(removals, sets, zero))
@@ -252,23 +243,14 @@ class GitWorkspace:
 
     def find_commit(self, trailers: dict[str, str]) -> str | None:
         """The newest commit reachable from HEAD whose trailers include all of `trailers`."""
-        _check_trailers(trailers)
+        check_trailers(trailers)
         head = self.head()
         if head is None:
             return None
         args = ["log", "-z", "--format=%H%n%(trailers:only,unfold)", "-F", "--all-match"]
         for key, value in trailers.items():
             args += ["--grep", f"{key}: {value}"]
-        for record in self._git(*args, head, "--").stdout.decode("utf-8", "replace").split("\0"):
-            sha, _, body = record.strip("\n").partition("\n")
-            found: dict[str, set[str]] = {}
-            for line in body.splitlines():
-                key, sep, value = line.partition(":")
-                if sep:
-                    found.setdefault(key.strip(), set()).add(value.strip())
-            if sha and all(v in found.get(k, ()) for k, v in trailers.items()):
-                return sha
-        return None
+        return first_with_trailers(self._git(*args, head, "--").stdout, trailers)
 
     # ---- checkpoints -----------------------------------------------------------------------
 
@@ -302,19 +284,29 @@ class GitWorkspace:
         return sha
 
     def restore(self, sha: str) -> None:
-        """Bring the working tree back to checkpoint `sha`, byte for byte (see module doc)."""
+        """Bring the working tree back to checkpoint `sha`, byte for byte (see module doc).
+
+        Ignored files are not part of a checkpoint and are never removed; "ignored" means under
+        the checkpoint's own .gitignore files, which are put back first. Otherwise an agent that
+        edited .gitignore would make a rollback delete, say, the user's .env or .venv.
+        """
         commit = self._rev(f"{sha}^{{commit}}")
         target = self._tree_of(commit)
+        now = self.current_tree()
+        if now == target:
+            return
+        touched = self._restore_ignore_rules(now, target)
         with self._temp_index() as env:
             self._seed_from_user_index(env)
             now = self._snapshot(env)
-            if now == target:
-                return
-            changed = self._changed_paths(now, target)
-            # The temp index equals the work tree, so this is a plain switch from `now` to
-            # `target`; ignored files in the way may be replaced (they were not ignored at
-            # checkpoint time, or they would not be in `target`).
-            self._git("read-tree", "-m", "-u", "--exclude-per-directory=.gitignore", now, target, env=env)
+            if now != target:
+                touched.update(self._changed_paths(now, target))
+                # The temp index equals the work tree, so this is a plain switch from `now` to
+                # `target`; ignored files in the way may be replaced (they were not ignored at
+                # checkpoint time, or they would not be in `target`).
+                self._git(
+                    "read-tree", "-m", "-u", "--exclude-per-directory=.gitignore", now, target, env=env
+                )
             after = self._snapshot(env)
         if after != target:
             left = self._changed_paths(after, target)
@@ -325,7 +317,26 @@ class GitWorkspace:
             )
         index_tree = self._index_tree_of(commit)
         if index_tree is not None:
-            self._sync_index(changed, self._entries(index_tree))
+            self._sync_index(sorted(touched), self._entries(index_tree))
+
+    def _restore_ignore_rules(self, now: str, target: str) -> set[str]:
+        rules = [p for p in self._changed_paths(now, target) if p.rsplit("/", 1)[-1] == ".gitignore"]
+        if not rules:
+            return set()
+        wanted = self._entries(target)
+        for p in rules:
+            if p not in wanted and (self.root / p).is_file():
+                (self.root / p).unlink()
+        back = [p for p in rules if p in wanted]
+        if back:
+            with self._temp_index() as env:
+                self._git("read-tree", target, env=env)
+                # Best effort: a path blocked by a file is left to the full switch that follows.
+                self._git(
+                    "checkout-index", "-f", "-z", "--stdin", env=env, check=False,
+                    input=b"".join(os.fsencode(p) + b"\0" for p in back),
+                )
+        return set(rules)
 
     def _index_tree_of(self, commit: str) -> str | None:
         fmt = f"--format=%(trailers:key={INDEX_TRAILER},valueonly,unfold)"
@@ -357,7 +368,7 @@ class GitWorkspace:
 
     def commit_task(self, since: str, message: str, trailers: dict[str, str]) -> str | None:
         """Commit on the current branch exactly the paths changed since checkpoint `since`."""
-        _check_trailers(trailers)
+        check_trailers(trailers)
         branch_ref = self._branch_ref()
         existing = self.find_commit(trailers)
         if existing is not None:
@@ -380,8 +391,7 @@ class GitWorkspace:
             tree = out(self._git("write-tree", env=env))
         if tree == (self._tree_of(head) if head else self.empty_tree):
             return None
-        lines = "".join(f"{k}: {v}\n" for k, v in trailers.items())
-        full = f"{message.rstrip()}\n\n{lines}"
+        full = f"{message.rstrip()}\n\n" + "".join(f"{k}: {v}\n" for k, v in trailers.items())
         identity = {} if self._git("var", "GIT_COMMITTER_IDENT", check=False).returncode == 0 else BOT_IDENTITY
         parents = ["-p", head] if head else []
         sha = out(self._git("commit-tree", tree, *parents, "-F", "-", env=identity, input=full.encode()))
@@ -408,10 +418,3 @@ class GitWorkspace:
         paths = self._changed_paths(parent_tree, tree)
         self._sync_index(paths, self._entries(tree), stale=self._entries(parent_tree))
 
-
-def _check_trailers(trailers: Mapping[str, str]) -> None:
-    if not trailers:
-        raise ValueError("a task commit needs at least one trailer to be found again")
-    for key, value in trailers.items():
-        if not _TRAILER_KEY.match(key) or not value or "\n" in value or value != value.strip():
-            raise ValueError(f"bad trailer {key!r}: {value!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,30 @@ def index_info(removals: Sequence[str], sets: Mapping[str, Entry], zero: str) ->
     return b"".join(chunks)
 
 
+def index_updates(
+    current: Mapping[str, list[Entry]],
+    paths: Sequence[str],
+    desired: Mapping[str, Entry],
+    stale: Mapping[str, Entry] | None = None,
+) -> tuple[list[str], dict[str, Entry]]:
+    """(removals, entries to set) that make `current` equal `desired` for `paths`; with
+    `stale`, only paths whose current entry still equals its stale value are changed."""
+    removals: list[str] = []
+    sets: dict[str, Entry] = {}
+    for p in paths:
+        have, want = current.get(p), desired.get(p)
+        if stale is not None and have != ([stale[p]] if p in stale else None):
+            continue
+        if want is None:
+            if have:
+                removals.append(p)
+        elif have != [want]:
+            if have and any(e.stage for e in have):
+                removals.append(p)  # unmerged stages must go before a stage-0 entry
+            sets[p] = want
+    return removals, sets
+
+
 def parse_name_status(data: bytes) -> list[tuple[str, str, str | None]]:
     """`git diff-tree -r -z --name-status [-M]` → (status letter, path, old path for renames)."""
     fields = data.split(b"\0")
@@ -181,3 +206,29 @@ def parse_numstat(data: bytes) -> dict[str, tuple[int, int]]:
             int(removed) if removed != b"-" else 0,
         )
     return result
+
+
+_TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+
+
+def check_trailers(trailers: Mapping[str, str]) -> None:
+    if not trailers:
+        raise ValueError("a task commit needs at least one trailer to be found again")
+    for key, value in trailers.items():
+        if not _TRAILER_KEY.match(key) or not value or "\n" in value or value != value.strip():
+            raise ValueError(f"bad trailer {key!r}: {value!r}")
+
+
+def first_with_trailers(log: bytes, trailers: Mapping[str, str]) -> str | None:
+    """From `git log -z --format=%H%n%(trailers:only,unfold)`, the first commit carrying all
+    of `trailers` (a commit may carry more)."""
+    for record in log.decode("utf-8", "replace").split("\0"):
+        sha, _, body = record.strip("\n").partition("\n")
+        found: dict[str, set[str]] = {}
+        for line in body.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                found.setdefault(key.strip(), set()).add(value.strip())
+        if sha and all(v in found.get(k, ()) for k, v in trailers.items()):
+            return sha
+    return None
