@@ -540,3 +540,12 @@ def test_open_create_keeps_configured_identity(tmp_path: Path, monkeypatch: pyte
     GitWorkspace.open(root, create=True)
     local = subprocess.run(["git", "config", "--local", "user.name"], cwd=root, capture_output=True)
     assert local.returncode == 1  # nothing written: the user's identity applies
+
+
+def test_restore_after_agent_deleted_gitignore_keeps_ignored_files(repo: Path) -> None:
+    ws = GitWorkspace.open(repo)
+    before = files_state(repo)
+    sha = ws.checkpoint("refs/overseer/r/t/1")
+    (repo / ".gitignore").unlink()  # debug.log and build/out.o are no longer ignored...
+    ws.restore(sha)  # ...yet they were ignored at checkpoint time: a rollback keeps them
+    assert files_state(repo) == before
