@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from overseer.agents.base import AgentConfig
 from overseer.errors import Diagnostic, OverseerError, PlanError
 from overseer.plan.schema import Plan
+from overseer.plan.schema_errors import report_validation_error
 from overseer.plan.source import parse, plain, show
-from overseer.plan.validate import check_plan, report_validation_error
+from overseer.plan.validate import check_plan
 
 
 def load_plan(path: Path, agent_configs: Mapping[str, type[AgentConfig]] | None = None) -> Plan:
