@@ -35,6 +35,8 @@ class AgentResult(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+    # True when cost_usd is computed from tokens and a price table rather than reported by the agent.
+    cost_estimated: bool = False
     duration_s: float = 0.0
     retry_at: datetime | None = None
     error: str | None = None
