@@ -22,6 +22,8 @@ EventType = Literal[
     "gate_result",
     "decision",
     "commit",
+    "breakpoint",
+    "breakpoint_resolved",
     "notice",
 ]
 

@@ -48,6 +48,17 @@ class PlainPrinter:
             return f"{who}: completed, committed {d['sha'][:12]}"
         if ev.type == "run_finished":
             return f"run {ev.run_id}: {d['state']}"
+        if ev.type == "breakpoint":
+            bp = d["id"]
+            return (
+                f"{who}: WAITING for a person at {bp} ({d['kind']}): {d['message']}\n"
+                f"    approve: overseer approve {bp}\n"
+                f"    reject:  overseer reject {bp} --note 'why'\n"
+                f"    answer:  overseer answer {bp} 'text'"
+            )
+        if ev.type == "breakpoint_resolved":
+            by = f" by {d['by']}" if d.get("by") else ""
+            return f"{who}: {d['id']} {d['state']}{by}"
         if ev.type == "notice":
             return f"{who}: {d['message']}"
         return None

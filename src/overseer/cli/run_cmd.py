@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -15,7 +16,13 @@ from rich.table import Table
 from overseer.cli.output import err, out
 from overseer.cli.printer import PlainPrinter
 from overseer.config import Settings, load_settings
-from overseer.errors import EXIT_OK, EXIT_TASKS_FAILED, OverseerError
+from overseer.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TASKS_FAILED,
+    EXIT_WAITING,
+    OverseerError,
+)
 from overseer.events import subscribe
 from overseer.store import Store
 from overseer.workspace import GitWorkspace
@@ -29,19 +36,39 @@ def _interrupt_as_keyboard(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _run_to_end(run_id: str, repo: Path, store: Store, settings: Settings, verbose: bool) -> int:
+def _exit_now(code: int) -> NoReturn:
+    """Leave while DBOS worker threads still wait (in recv, or on an agent we killed).
+
+    Their progress is in the workflow log and `overseer resume` recovers them; letting the
+    interpreter join them would hang until their waits time out.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run_to_end(
+    run_id: str, repo: Path, store: Store, settings: Settings, verbose: bool, no_wait: bool = False
+) -> int:
     from overseer.engine.runner import execute
 
     signal.signal(signal.SIGTERM, _interrupt_as_keyboard)
     unsubscribe = subscribe(PlainPrinter(verbose=verbose))
     try:
-        summary = execute(run_id, repo, store, settings)
+        summary = execute(run_id, repo, store, settings, no_wait=no_wait)
     except KeyboardInterrupt:
         err.print(f"interrupted; continue with: overseer resume {run_id}", markup=False)
-        raise
+        _exit_now(EXIT_INTERRUPTED)
     finally:
         unsubscribe()
     _print_summary(store.status(run_id))
+    if summary["state"] == "waiting":
+        out.print(
+            f"run {run_id} is parked waiting for a person; answer the breakpoints above, "
+            f"then: overseer resume {run_id}",
+            markup=False,
+        )
+        _exit_now(EXIT_WAITING)
     return EXIT_OK if summary["state"] == "completed" else EXIT_TASKS_FAILED
 
 
@@ -50,7 +77,9 @@ def run(
     parallel: int | None = typer.Option(None, "--parallel", min=1, help="tasks at once"),
     agent: str | None = typer.Option(None, "--agent", help="use this plan agent for every task"),
     supervisor: str | None = typer.Option(None, "--supervisor", help="supervisor provider"),
-    no_wait: bool = typer.Option(False, "--no-wait", help="start and return; resume later"),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="return (exit 3) when the run is parked waiting for a person"
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="create .overseer/ and a git repo if missing"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
 ) -> None:
@@ -60,15 +89,12 @@ def run(
     settings = _settings(
         {"run.parallel": parallel, "run.agent": agent, "supervisor.provider": supervisor}, plan.parent
     )
-    if no_wait:
-        raise OverseerError(
-            "--no-wait needs `overseer worker` processes to do the work, which this version does not have yet",
-            hint="run without --no-wait; Ctrl-C and `overseer resume` continue later",
-        )
     create = yes or _ask_create_repo(plan)
     prepared = prepare_run(plan, settings, create_repo=create, agent_override=settings.run.agent)
     out.print(f"run {prepared.run_id}: {plan} in {prepared.repo}", markup=False)
-    raise typer.Exit(_run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose))
+    raise typer.Exit(
+        _run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose, no_wait)
+    )
 
 
 def _ask_create_repo(plan: Path) -> bool:
@@ -110,6 +136,9 @@ def _repo_root(start: Path) -> Path:
 def resume(
     run: str | None = typer.Argument(None, help="run id or unique prefix (default: the latest)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="return (exit 3) when the run is parked waiting for a person"
+    ),
 ) -> None:
     """Continue an interrupted run where it stopped."""
     run_id, repo, store, settings = _locate(run)
@@ -120,7 +149,7 @@ def resume(
         _print_summary(store.status(run_id))
         raise typer.Exit(EXIT_OK if rec.state == "completed" else EXIT_TASKS_FAILED)
     out.print(f"run {run_id}: resuming", markup=False)
-    raise typer.Exit(_run_to_end(run_id, repo, store, settings, verbose))
+    raise typer.Exit(_run_to_end(run_id, repo, store, settings, verbose, no_wait))
 
 
 def status(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,8 +90,26 @@ def prepare_run(
     return Prepared(run_id=run_id, repo=ws.root, store=store, plan=plan)
 
 
-def execute(run_id: str, repo: Path, store: Store, settings: Settings) -> dict[str, Any]:
-    """Run (or continue) the run's workflow in this process until it finishes."""
+def parked(store: Store, run_id: str) -> bool:
+    """True when nothing can move without a person: every unfinished task waits at a
+    breakpoint, or waits for a dependency that is not completed."""
+    tasks = store.list_tasks(run_id)
+    state = {t.task_id: t.state for t in tasks}
+    unfinished = [t for t in tasks if t.state not in ("completed", "failed", "cancelled")]
+    if not any(t.state == "blocked" for t in unfinished):
+        return False
+    return all(
+        t.state == "blocked"
+        or (t.state == "pending" and any(state.get(d) != "completed" for d in t.depends_on))
+        for t in unfinished
+    )
+
+
+def execute(
+    run_id: str, repo: Path, store: Store, settings: Settings, *, no_wait: bool = False
+) -> dict[str, Any]:
+    """Run (or continue) the run's workflow in this process until it finishes — or, with
+    no_wait, until it is parked waiting for a person ({"state": "waiting"})."""
     for aid, _pgid in store.open_attempts_with_pgid(run_id):
         kill_leftovers(aid)
     set_context(EngineContext(store=store, settings=settings))
@@ -105,6 +124,14 @@ def execute(run_id: str, repo: Path, store: Store, settings: Settings) -> dict[s
             # DBOS's recovery at launch has already resumed it if it was unfinished.
             handle = DBOS.retrieve_workflow(run_id)
         try:
+            if no_wait:
+                # Two consecutive parked readings: a task between two steps is not parked.
+                streak = 0
+                while handle.get_status().status in ("PENDING", "ENQUEUED"):
+                    streak = streak + 1 if parked(store, run_id) else 0
+                    if streak >= 2:
+                        return {"state": "waiting"}
+                    time.sleep(0.2)
             result: dict[str, Any] = handle.get_result()
         except OverseerError:
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import threading
 from typing import Any
@@ -11,6 +13,7 @@ from dbos import DBOS
 from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
 from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
+from overseer.errors import OverseerError
 from overseer.events import Event, publish
 from overseer.gates.runner import run_gates
 from overseer.lifecycle import RunState, TaskState
@@ -51,6 +54,11 @@ def mark_ready(run_id: str, task_id: str) -> None:
 @DBOS.step(name="overseer.cancel_task")
 def cancel_task(run_id: str, task_id: str, reason: str) -> None:
     _set_state(run_id, task_id, TaskState.CANCELLED, reason)
+
+
+@DBOS.step(name="overseer.fail_task")
+def fail_task(run_id: str, task_id: str, reason: str) -> None:
+    _set_state(run_id, task_id, TaskState.FAILED, reason)
 
 
 @DBOS.step(name="overseer.prepare_attempt")
@@ -190,3 +198,53 @@ def finish_run(run_id: str) -> dict[str, Any]:
     summary = {"state": state.value, "tasks": {t.task_id: t.state for t in tasks}}
     publish(Event(type="run_finished", run_id=run_id, data=summary))
     return summary
+
+
+def breakpoint_id(run_id: str, task_id: str, n: int, kind: str) -> str:
+    # Deterministic, so a step repeated after a crash opens the same breakpoint, and short,
+    # because people type it.
+    return "bp-" + hashlib.sha1(f"{run_id}/{task_id}/{n}/{kind}".encode()).hexdigest()[:8]
+
+
+def breakpoint_topic(bp_id: str) -> str:
+    return f"bp:{bp_id}"
+
+
+@DBOS.step(name="overseer.open_breakpoint")
+def open_breakpoint(run_id: str, task_id: str, n: int, kind: str, message: str) -> str:
+    ctx = current()
+    bp = breakpoint_id(run_id, task_id, n, kind)
+    ctx.store.open_breakpoint(
+        run_id, kind, message, task_id=task_id,
+        attempt_id=attempt_id(run_id, task_id, n) if n else None, severity="human", breakpoint_id=bp,
+    )
+    _set_state(run_id, task_id, TaskState.BLOCKED, f"waiting for a human at {bp} ({kind})")
+    ctx.store.set_run_state(run_id, RunState.WAITING)
+    publish(Event(type="breakpoint", run_id=run_id, task_id=task_id, attempt=n or None,
+                  data={"id": bp, "kind": kind, "message": message}))
+    return bp
+
+
+@DBOS.step(name="overseer.close_breakpoint")
+def close_breakpoint(run_id: str, task_id: str, bp: str, resolution: dict[str, Any], next_state: str) -> None:
+    """Record the human's answer (if the CLI did not already) and move the task on."""
+    ctx = current()
+    state = {"approve": "approved", "reject": "rejected", "answer": "answered"}[resolution["action"]]
+    with contextlib.suppress(OverseerError):  # already resolved by the CLI: the same answer
+        ctx.store.resolve_breakpoint(bp, state, note=resolution.get("note"), resolved_by=resolution.get("by"))
+    if next_state == "failed":
+        _set_state(run_id, task_id, TaskState.FAILED, f"{state} at {bp}: {resolution.get('note') or ''}".strip())
+    else:
+        _set_state(run_id, task_id, TaskState.READY, f"{state} at {bp}")
+        _set_state(run_id, task_id, TaskState.RUNNING)
+    if not ctx.store.list_breakpoints(run_id, state="open"):
+        ctx.store.set_run_state(run_id, RunState.RUNNING)
+    publish(Event(type="breakpoint_resolved", run_id=run_id, task_id=task_id,
+                  data={"id": bp, "state": state, **resolution}))
+
+
+@DBOS.step(name="overseer.restore_checkpoint")
+def restore_checkpoint(run_id: str, task_id: str, sha: str) -> None:
+    current().workspace(run_id).restore(sha)
+    publish(Event(type="notice", run_id=run_id, task_id=task_id,
+                  data={"message": f"rolled the workspace back to {sha[:12]}"}))

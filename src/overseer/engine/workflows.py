@@ -35,12 +35,14 @@ def run_workflow(run_id: str) -> dict[str, Any]:
         tid: s for tid, s in spec["states"].items() if s in ("completed", "failed", "cancelled")
     }
     running: set[str] = set()
+    # A task parked at a human breakpoint gives up its slot, so the others go on meanwhile.
+    parked: set[str] = set()
     parallel = max(1, int(spec["parallel"]))
 
     while len(finished) < len(tasks):
         for t in tasks:
             tid = t["id"]
-            if tid in finished or tid in running:
+            if tid in finished or tid in running or tid in parked:
                 continue
             bad = [d for d in t["depends_on"] if finished.get(d) in ("failed", "cancelled")]
             if bad:
@@ -48,7 +50,7 @@ def run_workflow(run_id: str) -> dict[str, Any]:
                 finished[tid] = "cancelled"
         ready = [
             t for t in tasks
-            if t["id"] not in finished and t["id"] not in running
+            if t["id"] not in finished and t["id"] not in running and t["id"] not in parked
             and all(finished.get(d) == "completed" for d in t["depends_on"])
         ]
         for t in ready[: parallel - len(running)]:
@@ -56,13 +58,18 @@ def run_workflow(run_id: str) -> dict[str, Any]:
             with SetWorkflowID(task_workflow_id(run_id, t["id"])):
                 DBOS.start_workflow(task_workflow, run_id, by_id[t["id"]], run_id)
             running.add(t["id"])
-        if not running:
+        if not running and not parked:
             break
         msg = DBOS.recv(TASK_DONE, timeout_seconds=RECV_TIMEOUT_S)
         if msg is None:
             continue
-        running.discard(msg["task"])
-        finished[msg["task"]] = msg["state"]
+        tid = msg["task"]
+        running.discard(tid)
+        parked.discard(tid)
+        if "parked" in msg:
+            (parked if msg["parked"] else running).add(tid)
+        else:
+            finished[tid] = msg["state"]
     return steps.finish_run(run_id)
 
 
@@ -73,13 +80,41 @@ def task_workflow(run_id: str, task: dict[str, Any], parent: str) -> str:
     return state
 
 
+def _ask_human(
+    run_id: str, task: dict[str, Any], n: int, kind: str, message: str, last: bool
+) -> dict[str, Any]:
+    """Park this task (only this one) until a person approves, rejects or answers."""
+    bp = steps.open_breakpoint(run_id, task["id"], n, kind, message)
+    DBOS.send(run_id, {"task": task["id"], "parked": True}, topic=TASK_DONE)
+    msg: dict[str, Any] | None = None
+    while msg is None:
+        msg = DBOS.recv(steps.breakpoint_topic(bp), timeout_seconds=RECV_TIMEOUT_S)
+    DBOS.send(run_id, {"task": task["id"], "parked": False}, topic=TASK_DONE)
+    failing = msg["action"] == "reject" and last
+    steps.close_breakpoint(run_id, task["id"], bp, msg, "failed" if failing else "running")
+    return msg
+
+
+def _human_feedback(msg: dict[str, Any]) -> str:
+    verb = "answered" if msg["action"] == "answer" else "reviewed your work and asked for changes"
+    return f"A person {verb}:\n\n{msg.get('note') or ''}".strip()
+
+
 def _attempts(run_id: str, task: dict[str, Any]) -> str:
+    max_attempts = int(task["max_attempts"])
     feedback: str | None = None
     base: str | None = None
     # A retry continues the agent's session (for agents that have one), so the agent keeps
     # its context and reads the feedback as a follow-up.
     session: str | None = None
-    for n in range(1, int(task["max_attempts"]) + 1):
+    if task["breakpoint"] == "before":
+        msg = _ask_human(run_id, task, 0, "before_task", f"task {task['id']} ({task['title']}) is about to start", True)
+        if msg["action"] == "reject":
+            return "failed"
+        if msg["action"] == "answer":
+            feedback = _human_feedback(msg)
+    for n in range(1, max_attempts + 1):
+        last = n == max_attempts
         prep = steps.prepare_attempt(run_id, task, n, feedback)
         base = base or prep["checkpoint"]
         result = AgentResult.model_validate(
@@ -87,14 +122,33 @@ def _attempts(run_id: str, task: dict[str, Any]) -> str:
         )
         session = result.session_id or session
         gates = [GateResult.model_validate(g) for g in steps.check_gates(run_id, task, n, prep["checkpoint"])]
-        decision = decide(
-            AttemptEvidence(attempt=n, max_attempts=int(task["max_attempts"]), agent=result, gates=gates)
-        )
+        decision = decide(AttemptEvidence(attempt=n, max_attempts=max_attempts, agent=result, gates=gates))
         steps.record_decision(run_id, task["id"], n, decision.model_dump(mode="json"))
-        if decision.action == "proceed":
+        action, feedback = decision.action, decision.feedback
+
+        human_kind = None
+        if action == "escalate" and decision.breakpoint is not None:
+            human_kind, message = decision.breakpoint.kind, decision.breakpoint.message
+        elif action == "proceed" and task["breakpoint"] == "after":
+            human_kind, message = "after_task", f"task {task['id']} passed its checks: approve to commit it"
+        if human_kind is not None:
+            msg = _ask_human(run_id, task, n, human_kind, message, last)
+            if msg["action"] == "approve":
+                action = "proceed"
+            elif last:
+                return "failed"
+            else:
+                action, feedback = "retry", _human_feedback(msg)
+
+        if action == "proceed":
             steps.commit_task(run_id, task, base)
             return "completed"
-        if decision.action == "abort":
+        if action == "abort":
             return "failed"
-        feedback = decision.feedback
+        if action == "rollback":
+            # Same failure again and again: start over from the task's starting point, with a
+            # fresh agent session that does not carry the dead end with it.
+            steps.restore_checkpoint(run_id, task["id"], base)
+            session = None
+    steps.fail_task(run_id, task["id"], f"no attempts left after {max_attempts}")
     return "failed"
