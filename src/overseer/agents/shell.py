@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from pydantic import Field
@@ -12,6 +14,10 @@ from overseer.agents.process import ATTEMPT_ENV
 from overseer.agents.transport import transport_for
 
 FINAL_MESSAGE_LINES = 20
+# EX_TEMPFAIL: how a wrapped command says "usage limit, try later" (docs/agents.md), with an
+# optional `retry-at: <ISO 8601>` line in its output.
+EXIT_RATE_LIMITED = 75
+_RETRY_AT = re.compile(r"^retry-at:\s*(\S+)\s*$", re.I)
 
 
 class ShellAgentConfig(AgentConfig):
@@ -49,7 +55,11 @@ class ShellAgent:
         )
         status: AgentStatus
         error = None
-        if outcome.ended_by == "exit":
+        retry_at = None
+        if outcome.ended_by == "exit" and outcome.exit_code == EXIT_RATE_LIMITED:
+            status, error = "rate_limited", "command reported a usage limit (exit 75)"
+            retry_at = _retry_at(outcome.tail)
+        elif outcome.ended_by == "exit":
             status = "completed" if outcome.exit_code == 0 else "failed"
             if status == "failed":
                 error = f"command exited with {outcome.exit_code}"
@@ -66,6 +76,19 @@ class ShellAgent:
             error=error,
             exit_code=outcome.exit_code,
             turns=1,
+            retry_at=retry_at,
         )
         ctx.on_event(AgentEvent(kind="result", data={"status": status, "exit_code": outcome.exit_code}))
         return result
+
+
+def _retry_at(lines: list[str]) -> datetime | None:
+    for line in reversed(lines):
+        m = _RETRY_AT.match(line.strip())
+        if m:
+            try:
+                when = datetime.fromisoformat(m.group(1))
+            except ValueError:
+                return None
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from dbos import DBOS
@@ -248,3 +249,38 @@ def restore_checkpoint(run_id: str, task_id: str, sha: str) -> None:
     current().workspace(run_id).restore(sha)
     publish(Event(type="notice", run_id=run_id, task_id=task_id,
                   data={"message": f"rolled the workspace back to {sha[:12]}"}))
+
+
+RATE_LIMIT_BACKOFF_S = 60.0
+RATE_LIMIT_BACKOFF_MAX_S = 3600.0
+
+
+@DBOS.step(name="overseer.note_rate_limit")
+def note_rate_limit(
+    run_id: str, task_id: str, n: int, result: dict[str, Any], fallback: str | None, waits: int
+) -> float:
+    """Record a usage limit (an auto-resolved `rate_limit_hit` breakpoint) and say how long
+    to wait: until the agent's reset time, else an exponential backoff."""
+    ctx = current()
+    retry_at = result.get("retry_at")
+    if fallback is not None:
+        seconds, what = 0.0, f"switching to fallback agent {fallback}"
+    elif retry_at:
+        until = datetime.fromisoformat(retry_at)
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        seconds = max(1.0, (until - datetime.now(UTC)).total_seconds())
+        what = f"waiting until {until.isoformat(timespec='seconds')} ({seconds:.0f}s), then resuming the session"
+    else:
+        seconds = min(RATE_LIMIT_BACKOFF_MAX_S, RATE_LIMIT_BACKOFF_S * 2 ** (waits - 1))
+        what = f"no reset time given: waiting {seconds:.0f}s, then resuming the session"
+    message = f"agent hit a usage limit ({result.get('error') or 'rate limited'}): {what}"
+    aid = attempt_id(run_id, task_id, n)
+    ctx.store.add_decision(aid, {"action": "retry", "reasons": [message], "feedback": None, "breakpoint": None})
+    bp = breakpoint_id(run_id, task_id, n, "rate_limit_hit")
+    ctx.store.open_breakpoint(run_id, "rate_limit_hit", message, task_id=task_id, attempt_id=aid,
+                              severity="auto", breakpoint_id=bp)
+    ctx.store.resolve_breakpoint(bp, "auto", note=what, resolved_by="overseer")
+    _set_state(run_id, task_id, TaskState.RETRYING, message)
+    publish(Event(type="notice", run_id=run_id, task_id=task_id, attempt=n, data={"message": message}))
+    return seconds

@@ -19,6 +19,8 @@ TASK_DONE = "task-done"
 # A long wait between task completions is normal (agents work for hours); waking up once a
 # day costs nothing and keeps a single recv from blocking forever on a lost message.
 RECV_TIMEOUT_S = 24 * 3600
+# A limit that keeps coming back after this many waits is not a passing usage limit.
+MAX_RATE_LIMIT_WAITS = 20
 
 
 def task_workflow_id(run_id: str, task_id: str) -> str:
@@ -113,16 +115,38 @@ def _attempts(run_id: str, task: dict[str, Any]) -> str:
             return "failed"
         if msg["action"] == "answer":
             feedback = _human_feedback(msg)
-    for n in range(1, max_attempts + 1):
-        last = n == max_attempts
-        prep = steps.prepare_attempt(run_id, task, n, feedback)
+    # The agent and its fallbacks, in order: a usage limit moves to the next one, or waits.
+    agents = [(task["agent_name"], task["agent"])] + [(f[0], f[1]) for f in task.get("fallbacks", [])]
+    which, tries, n, waits = 0, 0, 0, 0
+    while tries < max_attempts:
+        n += 1
+        current = {**task, "agent_name": agents[which][0], "agent": agents[which][1]}
+        prep = steps.prepare_attempt(run_id, current, n, feedback)
         base = base or prep["checkpoint"]
         result = AgentResult.model_validate(
-            steps.run_agent(run_id, task, n, prep["prompt"], prep["checkpoint"], session)
+            steps.run_agent(run_id, current, n, prep["prompt"], prep["checkpoint"], session)
         )
         session = result.session_id or session
+        if result.status == "rate_limited":
+            # A usage limit is not a failed attempt: it costs no try, and the session goes on.
+            if which + 1 < len(agents):
+                which += 1
+                session = None
+                steps.note_rate_limit(run_id, task["id"], n, result.model_dump(mode="json"), agents[which][0], 0)
+                continue
+            waits += 1
+            if waits > MAX_RATE_LIMIT_WAITS:
+                steps.fail_task(run_id, task["id"], f"still rate-limited after {MAX_RATE_LIMIT_WAITS} waits")
+                return "failed"
+            seconds = steps.note_rate_limit(run_id, task["id"], n, result.model_dump(mode="json"), None, waits)
+            DBOS.send(run_id, {"task": task["id"], "parked": True}, topic=TASK_DONE)
+            DBOS.sleep(seconds)
+            DBOS.send(run_id, {"task": task["id"], "parked": False}, topic=TASK_DONE)
+            continue
+        tries += 1
+        last = tries == max_attempts
         gates = [GateResult.model_validate(g) for g in steps.check_gates(run_id, task, n, prep["checkpoint"])]
-        decision = decide(AttemptEvidence(attempt=n, max_attempts=max_attempts, agent=result, gates=gates))
+        decision = decide(AttemptEvidence(attempt=tries, max_attempts=max_attempts, agent=result, gates=gates))
         steps.record_decision(run_id, task["id"], n, decision.model_dump(mode="json"))
         action, feedback = decision.action, decision.feedback
 

@@ -13,15 +13,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+GateKind = Literal["command", "python-syntax", "diff-limits"]
+_DIFF_LIMIT_FIELDS = ("max_files", "max_lines", "forbidden")
+
+
 class GateSpec(_Strict):
     name: str = Field(pattern=ID_PATTERN)
-    kind: Literal["command"] = "command"
-    run: str = Field(min_length=1, description="shell command, run in the workspace")
+    kind: GateKind = "command"
+    run: str | None = Field(default=None, min_length=1, description="shell command, run in the workspace (kind: command)")
     required: bool = True
     timeout: float = Field(default=600, gt=0, description="seconds")
     junit: str | None = Field(default=None, description="path of a JUnit XML file the command writes")
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = Field(default=None, description="relative to the workspace")
+    max_files: int | None = Field(default=None, ge=0, description="diff-limits: most files a task may change")
+    max_lines: int | None = Field(default=None, ge=0, description="diff-limits: most lines added plus removed")
+    forbidden: list[str] = Field(default_factory=list, description="diff-limits: path globs a task must not touch")
+
+    # A model_post_init, not a model_validator: an after-validator renames this class in
+    # pydantic's error locations, which schema_errors relies on to place its messages.
+    def model_post_init(self, context: Any, /) -> None:
+        if self.kind == "command" and self.run is None:
+            raise ValueError(f"gate {self.name!r} needs `run`: the shell command to execute")
+        if self.kind != "command" and self.run is not None:
+            raise ValueError(f"gate {self.name!r}: `run` is only for kind command, not {self.kind}")
+        limits = [f for f in _DIFF_LIMIT_FIELDS if getattr(self, f) not in (None, [])]
+        if self.kind == "diff-limits" and not limits:
+            raise ValueError(f"gate {self.name!r} (diff-limits) needs max_files, max_lines or forbidden")
+        if self.kind != "diff-limits" and limits:
+            raise ValueError(f"gate {self.name!r}: {', '.join(limits)} only apply to kind diff-limits")
 
 
 GateRef = str | GateSpec
@@ -52,6 +72,9 @@ class Task(_Strict):
     priority: int = 0
     milestone: str | None = None
     agent: AgentRef | None = None
+    fallback_agents: list[AgentRef] = Field(
+        default_factory=list, description="agents to switch to, in order, when the agent hits a usage limit"
+    )
     gates: list[GateRef] | None = None
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     timeout: float | None = Field(default=None, gt=0)
@@ -88,6 +111,7 @@ class ResolvedTask(BaseModel):
     milestone: str | None
     agent_name: str
     agent: dict[str, Any]
+    fallbacks: list[tuple[str, dict[str, Any]]] = Field(default_factory=list)
     gates: list[GateSpec]
     max_attempts: int
     timeout: float
@@ -99,10 +123,7 @@ def resolve_task(plan: Plan, task: Task) -> ResolvedTask:
     agent_ref = task.agent if task.agent is not None else plan.defaults.agent
     if agent_ref is None:
         raise ValueError(f"task {task.id} has no agent and the plan has no defaults.agent")
-    if isinstance(agent_ref, str):
-        agent_name, agent = agent_ref, dict(plan.agents[agent_ref])
-    else:
-        agent_name, agent = f"{task.id}:{agent_ref.get('type', '?')}", dict(agent_ref)
+    agent_name, agent = _agent(plan, task, agent_ref)
     named = {g.name: g for g in plan.gates}
     refs = task.gates if task.gates is not None else plan.defaults.gates
     gates = [named[r] if isinstance(r, str) else r for r in refs]
@@ -116,8 +137,15 @@ def resolve_task(plan: Plan, task: Task) -> ResolvedTask:
         milestone=task.milestone,
         agent_name=agent_name,
         agent=agent,
+        fallbacks=[_agent(plan, task, ref) for ref in task.fallback_agents],
         gates=gates,
         max_attempts=task.max_attempts or plan.defaults.max_attempts,
         timeout=task.timeout or plan.defaults.timeout,
         breakpoint=task.breakpoint,
     )
+
+
+def _agent(plan: Plan, task: Task, ref: AgentRef) -> tuple[str, dict[str, Any]]:
+    if isinstance(ref, str):
+        return ref, dict(plan.agents[ref])
+    return f"{task.id}:{ref.get('type', '?')}", dict(ref)

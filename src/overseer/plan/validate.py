@@ -99,6 +99,8 @@ def check_plan(src: Source, agent_configs: Mapping[str, type[AgentConfig]] | Non
                 )
         else:
             check_agent((*path, "agent"), task.get("agent"), owner)
+        for k, ref in enumerate(_as_list(task.get("fallback_agents"))):
+            check_agent((*path, "fallback_agents", k), ref, owner)
         check_gates((*path, "gates"), task.get("gates"), owner)
 
     for cycle in find_cycles(graph):
