@@ -152,6 +152,16 @@ def test_fit_sections(
     assert (text, omitted) == (fitted.text, fitted.omitted)
 
 
+def test_many_dropped_files_collapse_into_one_note() -> None:
+    many = "".join(file_diff(f"src/m{i}.py", hunk(1, 2, f"z{i}_")) for i in range(50))
+    fitted = fit_sections([Section(DIFF, "diff", many, "diff")], 100, words)
+    assert "+z0_0" in fitted.text and "+z49_0" not in fitted.text
+    assert len(fitted.omitted) == 1
+    note = fitted.omitted[0]
+    assert note.startswith("[omitted: the whole diffs of ") and "src/m49.py" not in note
+    assert note.endswith(" more]") and note in fitted.text
+
+
 def test_kept_sections_stay_in_their_original_order() -> None:
     fitted = fit_sections(
         [Section(REST, "a", "first\n"), Section(CRITERIA, "b", "second\n")], 100, words

@@ -139,49 +139,67 @@ def _cut_lines(section: Section, budget: int, count: Counter) -> tuple[str, str 
     return "".join(body) + n, n.strip(), used + count(n)
 
 
+# Past this many wholly dropped files, one summary note replaces the per-file notes: a huge
+# diff would otherwise spend its budget on notes.
+MAX_FILE_NOTES = 3
+
+
 def _cut_diff(section: Section, budget: int, count: Counter) -> tuple[str, list[str], int, bool]:
     """Whole hunks, in order, skipping any that do not fit so a later small hunk still can;
-    one note per file that lost hunks. A file's header is paid for with its first kept hunk."""
+    a note for each file that lost hunks. A file's header is paid for with its first kept hunk."""
     out: list[str] = []
     notes: list[str] = []
+    gone: list[tuple[str, int, int]] = []  # wholly dropped files: (path, hunks, lines)
     used = 0
     kept_any = False
+
+    def emit(note: str) -> None:
+        nonlocal used
+        notes.append(note)
+        cost = count(note + "\n")
+        if used + cost <= budget:  # else only the prompt's summary of omissions has it
+            out.append(note + "\n")
+            used += cost
+
     for f in parse_diff(section.text):
         name = f.path or section.name
         header_cost = count(f.header) if f.header else 0
-        # Room for this file's note is held back in case a later hunk is dropped.
-        reserve = count(f"[omitted: 999 diff hunks of {name}, 99999 lines]\n")
         if not f.hunks:  # a binary, mode-only or rename-only change: the header is the diff
             if used + header_cost <= budget:
                 out.append(f.header)
                 used += header_cost
                 kept_any = True
-                continue
-            n = f"[omitted: diff of {name}, {_plural(len(_split_keep(f.header)), 'line')}]"
-        else:
-            kept: list[str] = []
-            dropped = dropped_lines = 0
-            for hunk in f.hunks:
-                cost = count(hunk) + (0 if kept else header_cost)
-                if used + cost + reserve <= budget:
-                    kept.append(hunk)
-                    used += cost
-                else:
-                    dropped += 1
-                    dropped_lines += len(_split_keep(hunk))
-            if kept:
-                out.append(f.header + "".join(kept))
-                kept_any = True
-            if not dropped:
-                continue
-            whole = "" if kept else " (the whole file)"
-            n = (f"[omitted: {_plural(dropped, 'diff hunk')} of {name}, "
-                 f"{_plural(dropped_lines, 'line')}{whole}]")
-        notes.append(n)
-        note_cost = count(n + "\n")
-        if used + note_cost <= budget:  # else only the prompt's summary of omissions has it
-            out.append(n + "\n")
-            used += note_cost
+            else:
+                gone.append((name, 0, len(_split_keep(f.header))))
+            continue
+        # Room for this file's note is held back in case a later hunk is dropped.
+        reserve = count(f"[omitted: 999 diff hunks of {name}, 99999 lines]\n")
+        kept: list[str] = []
+        dropped = dropped_lines = 0
+        for hunk in f.hunks:
+            cost = count(hunk) + (0 if kept else header_cost)
+            if used + cost + reserve <= budget:
+                kept.append(hunk)
+                used += cost
+            else:
+                dropped += 1
+                dropped_lines += len(_split_keep(hunk))
+        if not kept:
+            gone.append((name, dropped, dropped_lines))
+            continue
+        out.append(f.header + "".join(kept))
+        kept_any = True
+        if dropped:
+            emit(f"[omitted: {_plural(dropped, 'diff hunk')} of {name}, {_plural(dropped_lines, 'line')}]")
+    if len(gone) <= MAX_FILE_NOTES:
+        for name, hunks, n_lines in gone:
+            what = f"{_plural(hunks, 'diff hunk')} of {name}" if hunks else f"diff of {name}"
+            emit(f"[omitted: {what}, {_plural(n_lines, 'line')} (the whole file)]")
+    elif gone:
+        names = ", ".join(g[0] for g in gone[:MAX_FILE_NOTES])
+        hunks, n_lines = sum(g[1] for g in gone), sum(g[2] for g in gone)
+        emit(f"[omitted: the whole diffs of {len(gone)} files, {_plural(hunks, 'hunk')}, "
+             f"{_plural(n_lines, 'line')}: {names} and {len(gone) - MAX_FILE_NOTES} more]")
     return "".join(out), notes, used, kept_any
 
 
