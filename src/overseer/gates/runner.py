@@ -7,6 +7,7 @@ the output pipe open, and a gate must not leave work behind in the user's machin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from overseer.gates.kinds import Change, diff_limits, python_syntax
 from overseer.gates.result import GateResult, TestCounts
 from overseer.plan.schema import GateSpec
 
@@ -30,11 +32,24 @@ def run_gate(
     spec: GateSpec,
     workdir: Path,
     *,
+    changes: Sequence[Change] | None = None,
     output_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
     tail_lines: int = 60,
     kill_grace: float = KILL_GRACE_S,
 ) -> GateResult:
+    """Run one gate of any kind. `changes` (what the attempt changed since its checkpoint) is
+    what python-syntax and diff-limits judge; None means nothing is known to have changed, as
+    for a baseline run before any task."""
+    if spec.kind != "command":
+        result = _builtin(spec, workdir, changes)
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            log_path = output_dir / f"{spec.name}.log"
+            log_path.write_text(result.output_tail + "\n")
+            result.output_file = str(log_path)
+        return result
+    assert spec.run is not None  # GateSpec's validator guarantees it for commands
     cwd = Path(workdir) / (spec.cwd or "")
     junit_path = (cwd / spec.junit) if spec.junit else None
     if not cwd.is_dir():
@@ -97,9 +112,22 @@ def run_gate(
     )
 
 
-def run_gates(specs: Iterable[GateSpec], workdir: Path, **kw: object) -> list[GateResult]:
+def run_gates(
+    specs: Iterable[GateSpec], workdir: Path, *, changes: Sequence[Change] | None = None, **kw: Any
+) -> list[GateResult]:
     """Run every gate, also after a failure: the feedback should name all that is wrong."""
-    return [run_gate(spec, workdir, **kw) for spec in specs]  # type: ignore[arg-type]
+    return [run_gate(spec, workdir, changes=changes, **kw) for spec in specs]
+
+
+def _builtin(spec: GateSpec, workdir: Path, changes: Sequence[Change] | None) -> GateResult:
+    if changes is None:
+        changes = []
+    if spec.kind == "python-syntax":
+        paths = [c.path for c in changes if c.status != "D"]
+        return python_syntax(paths, Path(workdir), name=spec.name, required=spec.required)
+    if spec.kind == "diff-limits":
+        return diff_limits(spec, changes)
+    raise ValueError(f"unknown gate kind {spec.kind!r}")
 
 
 def _run(
@@ -160,6 +188,17 @@ def _run(
             buf += chunk
             if len(buf) > 2 * _KEEP_BYTES:
                 del buf[:-_KEEP_BYTES]
+        if term_at is None and proc.poll() is None:
+            # The output closed a moment before the exit status came in (or the command closed
+            # its output and went on): wait for its exit, up to its deadline, rather than
+            # killing a command that is finishing normally.
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _signal_group(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=kill_grace)
     finally:
         sel.close()
         proc.stdout.close()
