@@ -51,6 +51,9 @@ def verdict_schema() -> dict[str, Any]:
     bounded so a small model cannot ramble past max_tokens, and the evidence fields first so
     the model states problems before it commits to `complete`."""
     short = {"type": "string", "maxLength": 200}
+    # Grammar converters (llama.cpp's) ignore minimum/maximum; a list of steps keeps a
+    # constrained decoder inside 0..1, and 0.05 is finer than any reviewer's calibration.
+    unit = {"type": "number", "enum": [round(i * 0.05, 2) for i in range(21)]}
     return {
         "type": "object",
         "properties": {
@@ -69,8 +72,8 @@ def verdict_schema() -> dict[str, Any]:
             },
             "unmet_criteria": {"type": "array", "maxItems": 6, "items": short},
             "complete": {"type": "boolean"},
-            "score": {"type": "number", "minimum": 0, "maximum": 1},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "score": unit,
+            "confidence": unit,
             "follow_up": {"type": "string", "maxLength": 400},
         },
         "required": ["issues", "unmet_criteria", "complete", "score", "confidence", "follow_up"],
