@@ -1,0 +1,356 @@
+"""`transport: {ssh: ...}`: run an agent's command on another host, with local semantics.
+
+The command runs in `spec.workdir` on the remote host inside a small POSIX-sh wrapper that
+gives it what `run_process` gives a local agent:
+
+* its own session and process group (`setsid`), whose id it reports on the first line;
+* stdout and stderr merged and streamed back line by line as they come;
+* a watchdog holding the channel's stdin: when stdin reaches EOF — we closed it to stop the
+  agent (cancel, timeout, stall), or the connection is gone because overseer died — the watchdog
+  SIGTERMs the whole remote group and SIGKILLs what is left after the grace period. So a
+  `kill -9` of overseer cannot leave a remote agent running either;
+* after a normal exit, whatever the command left behind in its group is killed too, and so is
+  any process that left the group (its own `setsid`) but carries the attempt id in its
+  environment, as `run_process` does locally (Linux /proc on the remote host).
+
+Secrets: the environment never appears on a command line. Only variables whose value differs
+from overseer's own environment are sent (the remote host keeps its own PATH, HOME, ...); they
+are written over a separate channel's stdin into a 0600 file in the remote workdir, which the
+wrapper sources and deletes before the command starts. `stdin_data` travels the same way, so
+the agent reads it from a file and the channel's stdin stays free for the watchdog. The SSH
+`env` request is not used: servers accept it only for names listed in `AcceptEnv`.
+
+Host keys are always verified, against `spec.known_hosts` or ~/.ssh/known_hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import re
+import secrets
+import shlex
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncssh
+
+from overseer.agents.process import ATTEMPT_ENV, ProcessOutcome
+from overseer.agents.ssh_errors import connect_error
+from overseer.agents.transport import SshSpec
+from overseer.errors import OverseerError
+
+PGID_MARK = "@@overseer-pgid "
+LOST = "overseer: the ssh connection ended without the command's exit status"
+CONNECT_TIMEOUT = 15.0
+# Exit code of the setup channel when the remote workdir cannot be entered.
+NO_WORKDIR = 97
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# $1 workdir, $2 env file, $3 stdin file or "", $4 grace seconds, $5 "NAME=attempt-id" or "",
+# then the argv to run.
+_WRAPPER = r"""
+wd=$1 envf=$2 inf=$3 grace=$4 mark=$5; shift 5
+cd "$wd" || exit 97
+exec 2>&1 3<&0
+setsid sh -c '
+  echo "@@overseer-pgid $$"
+  . "./$1"; rm -f "./$1"
+  if [ -n "$2" ]; then exec <"./$2"; rm -f "./$2"; else exec </dev/null; fi
+  shift 2
+  exec "$@"' overseer-agent "$envf" "$inf" "$@" 3<&- &
+pg=$!
+sweep() {
+  [ -n "$mark" ] && [ -d /proc ] || return 0
+  for f in $(grep -lsxzF "$mark" /proc/[0-9]*/environ); do
+    p=${f#/proc/}; kill -KILL "${p%/environ}" 2>/dev/null
+  done
+}
+stop() {
+  if kill -TERM -$pg 2>/dev/null; then
+    n=0
+    while kill -0 -$pg 2>/dev/null && [ $n -lt $(($1 * 10)) ]; do sleep 0.1; n=$((n + 1)); done
+    kill -KILL -$pg 2>/dev/null
+  fi
+  sweep
+  return 0
+}
+(
+  while read -r _; do :; done
+  stop "$grace"
+) <&3 >/dev/null 2>&1 &
+watchdog=$!
+exec 3<&-
+wait $pg
+rc=$?
+kill $watchdog 2>/dev/null
+stop 1
+rm -f "./$envf" ${inf:+"./$inf"}
+exit $rc
+"""
+
+T = TypeVar("T")
+
+
+def _in_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion on a private event loop, whatever loop the caller is in."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make())
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="overseer-ssh", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def env_to_send(env: Mapping[str, str], local: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables the adapter set or changed; the remote host keeps its own for the rest."""
+    local = os.environ if local is None else local
+    return {k: v for k, v in env.items() if local.get(k) != v and _NAME.fullmatch(k)}
+
+
+def env_file_text(env: Mapping[str, str]) -> bytes:
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())).encode()
+
+
+def _known_hosts_path(spec: SshSpec) -> Path:
+    return Path(spec.known_hosts or "~/.ssh/known_hosts").expanduser()
+
+
+def _login(spec: SshSpec) -> str:
+    return spec.user or getpass.getuser()
+
+
+async def connect(spec: SshSpec) -> asyncssh.SSHClientConnection:
+    """Open a connection with the host key verified; every failure is an OverseerError."""
+    kh_path = _known_hosts_path(spec)
+    try:
+        known = (
+            asyncssh.read_known_hosts(str(kh_path)) if kh_path.exists()
+            else asyncssh.import_known_hosts("")
+        )
+    except (OSError, ValueError) as exc:
+        raise OverseerError(
+            f"cannot read known_hosts file {kh_path}: {exc}",
+            hint="fix or remove the file, or point `known_hosts:` at another one",
+        ) from None
+    options: dict[str, Any] = {}
+    if spec.key:
+        key = Path(spec.key).expanduser()
+        if not key.is_file():
+            raise OverseerError(
+                f"ssh key file not found: {key}",
+                hint="set `key:` to a private key file, or leave it out to use ssh-agent / ~/.ssh",
+            )
+        options["client_keys"] = [str(key)]
+        options["agent_path"] = None
+    try:
+        return await asyncssh.connect(
+            spec.host, spec.port, username=_login(spec), known_hosts=known,
+            connect_timeout=CONNECT_TIMEOUT, config=None, **options,
+        )
+    except Exception as exc:
+        raise await connect_error(spec, _login(spec), kh_path, known, exc) from None
+
+
+class SshTransport:
+    def __init__(self, spec: SshSpec, *, kill_grace: float = 3.0) -> None:
+        self.spec = spec
+        self.kill_grace = kill_grace
+
+    def describe(self) -> str:
+        s = self.spec
+        return f"ssh {_login(s)}@{s.host}:{s.port}:{s.workdir}"
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,  # the local workspace; the command runs in spec.workdir instead
+        env: Mapping[str, str],
+        on_line: Callable[[str], None],
+        timeout: float,
+        stall_after: float,
+        on_spawn: Callable[[int], None] = lambda _pgid: None,
+        cancel: threading.Event | None = None,
+        stdin_data: bytes | None = None,
+    ) -> ProcessOutcome:
+        # on_spawn is not called: it records a *local* process group that a resumed run may
+        # kill, and a remote pgid there would name an unrelated local group. Remote leftovers
+        # are the watchdog's job (see the module docstring).
+        del cwd, on_spawn
+        return _in_thread(
+            lambda: self._run(list(argv), env_to_send(env), env.get(ATTEMPT_ENV, ""), on_line,
+                              timeout, stall_after, cancel, stdin_data)
+        )
+
+    async def _put(self, conn: asyncssh.SSHClientConnection, name: str, data: bytes) -> None:
+        # The content travels on stdin; only the file name is on the command line.
+        wd = shlex.quote(self.spec.workdir)
+        proc = await conn.create_process(
+            f"cd {wd} || exit {NO_WORKDIR}; umask 077 && cat > {shlex.quote(name)}", encoding=None
+        )
+        # Not conn.run(input=...): it sends no EOF for empty input, and cat would wait forever.
+        proc.stdin.write(data)
+        proc.stdin.write_eof()
+        done = await asyncio.wait_for(proc.wait(check=False), timeout=CONNECT_TIMEOUT * 4)
+        if done.exit_status == NO_WORKDIR:
+            raise OverseerError(
+                f"remote workdir {self.spec.workdir} cannot be entered on {self.spec.host}",
+                hint="create it on the remote host (a clone of the repository), or fix `workdir:`",
+            )
+        if done.exit_status != 0:
+            raise OverseerError(
+                f"cannot write to remote workdir {self.spec.workdir} on {self.spec.host} "
+                f"(exit {done.exit_status})",
+                hint="check the remote user's permissions and free disk space",
+            )
+
+    async def _run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        attempt: str,
+        on_line: Callable[[str], None],
+        timeout: float,
+        stall_after: float,
+        cancel: threading.Event | None,
+        stdin_data: bytes | None,
+    ) -> ProcessOutcome:
+        start = time.monotonic()
+        tag = secrets.token_hex(8)
+        env_name = f".overseer-env-{tag}"
+        in_name = f".overseer-stdin-{tag}" if stdin_data is not None else ""
+        grace = max(1, round(self.kill_grace))
+        command = shlex.join(
+            ["sh", "-c", _WRAPPER, "overseer-remote", self.spec.workdir, env_name, in_name,
+             str(grace), f"{ATTEMPT_ENV}={attempt}" if attempt else "", *argv]
+        )
+        tail: deque[str] = deque(maxlen=200)
+        last_output = time.monotonic()
+        pgid: int | None = None
+
+        async with await connect(self.spec) as conn:
+            await self._put(conn, env_name, env_file_text(env))
+            if stdin_data is not None:
+                await self._put(conn, in_name, stdin_data)
+            proc = await conn.create_process(command, encoding=None)
+
+            async def pump() -> None:
+                nonlocal last_output, pgid
+                while raw := await proc.stdout.readline():
+                    line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                    last_output = time.monotonic()
+                    if pgid is None and line.startswith(PGID_MARK):
+                        pgid = int(line[len(PGID_MARK):])
+                        continue
+                    tail.append(line)
+                    on_line(line)
+
+            reader = asyncio.create_task(pump())
+            ended_by = "exit"
+            try:
+                while not reader.done():
+                    await asyncio.wait({reader}, timeout=0.2)
+                    if reader.done():
+                        break
+                    now = time.monotonic()
+                    if cancel is not None and cancel.is_set():
+                        ended_by = "cancelled"
+                    elif now - start > timeout:
+                        ended_by = "timeout"
+                    elif now - last_output > stall_after:
+                        ended_by = "stalled"
+                    else:
+                        continue
+                    await self._stop(conn, proc, reader, pgid)
+                    break
+                with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+                    # Bounded: after a failed stop the channel may never deliver EOF.
+                    await asyncio.wait_for(reader, timeout=self.kill_grace + 10)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait_closed(), timeout=10)
+            except (asyncssh.Error, OSError):
+                tail.append(LOST)
+                on_line(LOST)
+            finally:
+                if not reader.done():
+                    reader.cancel()
+            exit_code = proc.exit_status
+            if exit_code is not None and exit_code < 0:
+                exit_code = None  # asyncssh's "ended by a signal": the wrapper itself was killed
+            if exit_code is None and ended_by == "exit" and (not tail or tail[-1] != LOST):
+                tail.append(LOST)
+                on_line(LOST)
+        return ProcessOutcome(
+            exit_code=exit_code, ended_by=ended_by, duration_s=time.monotonic() - start,
+            tail=list(tail),
+        )
+
+    async def _stop(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        proc: asyncssh.SSHClientProcess[bytes],
+        reader: asyncio.Task[None],
+        pgid: int | None,
+    ) -> None:
+        """EOF on stdin wakes the remote watchdog, which kills the group with the grace period."""
+        with contextlib.suppress(asyncssh.Error, OSError):
+            proc.stdin.write_eof()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), timeout=self.kill_grace + 10)
+            return
+        # The watchdog did not finish the job (it should); kill the group from a new channel.
+        if pgid is not None:
+            with contextlib.suppress(asyncssh.Error, OSError):
+                await conn.run(f"kill -KILL -{pgid}", check=False)
+        proc.close()
+
+
+def check_error(spec: SshSpec) -> OverseerError | None:
+    """Can an agent run there? Connects, enters the workdir, looks for `setsid`."""
+
+    async def probe() -> OverseerError | None:
+        try:
+            async with await connect(spec) as conn:
+                wd = shlex.quote(spec.workdir)
+                done = await conn.run(
+                    f"cd {wd} || exit {NO_WORKDIR}; command -v setsid >/dev/null || exit 98",
+                    check=False,
+                )
+        except OverseerError as exc:
+            return exc
+        if done.exit_status == NO_WORKDIR:
+            return OverseerError(
+                f"remote workdir {spec.workdir} cannot be entered on {spec.host}",
+                hint="create it on the remote host, or fix `workdir:`",
+            )
+        if done.exit_status == 98:
+            return OverseerError(
+                f"`setsid` not found on {spec.host}",
+                hint="install util-linux on the remote host",
+            )
+        if done.exit_status != 0:
+            return OverseerError(f"remote check failed on {spec.host} (exit {done.exit_status})")
+        return None
+
+    return _in_thread(probe)
+
+
+def check(spec: SshSpec) -> str | None:
+    """None when an agent can run over this SSH transport, else what is wrong."""
+    err = check_error(spec)
+    return None if err is None else err.message
