@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
     app.command("reject")(breakpoint_cmd.reject)
     app.command("answer")(breakpoint_cmd.answer)
     app.command("demo")(demo_cmd.demo)
+    from overseer.cli.doctor_cmd import doctor
+
+    app.command("doctor")(doctor)
     schema_app = typer.Typer(help="Print JSON Schemas for editors.", no_args_is_help=True)
     schema_app.command("plan")(plan_cmd.schema_plan)
     app.add_typer(schema_app, name="schema")
