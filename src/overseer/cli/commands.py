@@ -7,12 +7,14 @@ import typer
 
 def register(app: typer.Typer) -> None:
     from overseer.cli import breakpoint_cmd, config_cmd, demo_cmd, init_cmd, plan_cmd, run_cmd
+    from overseer.cli.rollback_cmd import rollback
 
     app.command("init")(init_cmd.init)
     app.command("validate")(plan_cmd.validate)
     app.command("run")(run_cmd.run)
     app.command("status")(run_cmd.status)
     app.command("resume")(run_cmd.resume)
+    app.command("rollback")(rollback)
     app.command("approve")(breakpoint_cmd.approve)
     app.command("reject")(breakpoint_cmd.reject)
     app.command("answer")(breakpoint_cmd.answer)
