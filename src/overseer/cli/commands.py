@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd.run)
     app.command("status")(run_cmd.status)
     app.command("resume")(run_cmd.resume)
+    app.command("cancel")(run_cmd.cancel)
     app.command("rollback")(rollback)
     app.command("approve")(breakpoint_cmd.approve)
     app.command("reject")(breakpoint_cmd.reject)

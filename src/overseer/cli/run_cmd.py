@@ -62,6 +62,9 @@ def _run_to_end(
     finally:
         unsubscribe()
     _print_summary(store.status(run_id))
+    if summary["state"] == "cancelled":
+        out.print(f"run {run_id} was cancelled", markup=False)
+        _exit_now(EXIT_TASKS_FAILED)
     if summary["state"] == "waiting":
         out.print(
             f"run {run_id} is parked waiting for a person; answer the breakpoints above, "
@@ -150,6 +153,23 @@ def resume(
         raise typer.Exit(EXIT_OK if rec.state == "completed" else EXIT_TASKS_FAILED)
     out.print(f"run {run_id}: resuming", markup=False)
     raise typer.Exit(_run_to_end(run_id, repo, store, settings, verbose, no_wait))
+
+
+def cancel(
+    run: str = typer.Argument(..., help="run id or unique prefix"),
+    reason: str = typer.Option("cancelled by a person", "--reason", help="recorded with the run"),
+) -> None:
+    """Stop a run: its agents are killed and its unfinished tasks cancelled."""
+    from overseer.engine.cancel import cancel_run
+
+    run_id, repo, store, settings = _locate(run)
+    rec = store.get_run(run_id)
+    assert rec is not None
+    if rec.state in ("completed", "failed", "cancelled"):
+        out.print(f"run {run_id} already finished: {rec.state}", markup=False)
+        return
+    done = cancel_run(store, settings.database_url_for(repo), repo, run_id, reason)
+    out.print(f"run {run_id}: cancelled; tasks cancelled: {', '.join(done) or 'none'}", markup=False)
 
 
 def status(

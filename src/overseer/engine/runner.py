@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
+from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
 
 from overseer.agents import agent_types
 from overseer.agents.process import kill_all_live_groups, kill_leftovers
@@ -90,6 +91,9 @@ def prepare_run(
     return Prepared(run_id=run_id, repo=ws.root, store=store, plan=plan)
 
 
+STATUS_POLL_S = 0.5
+
+
 def parked(store: Store, run_id: str) -> bool:
     """True when nothing can move without a person: every unfinished task waits at a
     breakpoint, or waits for a dependency that is not completed."""
@@ -124,17 +128,25 @@ def execute(
             # DBOS's recovery at launch has already resumed it if it was unfinished.
             handle = DBOS.retrieve_workflow(run_id)
         try:
-            if no_wait:
+            # Watch the durable status rather than block on the handle: a cancel from another
+            # process must end this wait even while the workflow's thread sits in a recv.
+            streak = 0
+            while handle.get_status().status in ("PENDING", "ENQUEUED"):
+                rec = store.get_run(run_id)
+                if rec is not None and rec.state == "cancelled":
+                    return {"state": "cancelled"}
                 # Two consecutive parked readings: a task between two steps is not parked.
-                streak = 0
-                while handle.get_status().status in ("PENDING", "ENQUEUED"):
-                    streak = streak + 1 if parked(store, run_id) else 0
-                    if streak >= 2:
-                        return {"state": "waiting"}
-                    time.sleep(0.2)
+                streak = streak + 1 if no_wait and parked(store, run_id) else 0
+                if streak >= 2:
+                    return {"state": "waiting"}
+                time.sleep(STATUS_POLL_S)
+            if handle.get_status().status == "CANCELLED":
+                return {"state": "cancelled"}
             result: dict[str, Any] = handle.get_result()
         except OverseerError:
             raise
+        except (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError):
+            return {"state": "cancelled"}
         except Exception as exc:
             raise OverseerError(
                 f"run {run_id} stopped on an internal error: {type(exc).__name__}: {exc}",

@@ -27,7 +27,10 @@ def attempt_id(run_id: str, task_id: str, n: int) -> str:
 
 
 def _set_state(run_id: str, task_id: str, state: TaskState, reason: str | None = None) -> None:
-    current().store.set_task_state(run_id, task_id, state, reason)
+    store = current().store
+    if store.get_task(run_id, task_id).state == TaskState.CANCELLED and state != TaskState.CANCELLED:
+        return  # `overseer cancel` got there first; the step finishing under it changes nothing
+    store.set_task_state(run_id, task_id, state, reason)
     publish(Event(type="task_state", run_id=run_id, task_id=task_id, data={"state": state.value, "reason": reason}))
 
 

@@ -1,0 +1,35 @@
+"""Cancelling a run from any process: stop its workflows, kill its agents, record why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dbos import DBOSClient
+
+from overseer.agents.process import kill_leftovers
+from overseer.engine.runtime import system_database_url
+from overseer.engine.workflows import task_workflow_id
+from overseer.lifecycle import TERMINAL_TASK_STATES, RunState, TaskState
+from overseer.store import Store
+
+
+def cancel_run(store: Store, store_url: str, repo: Path, run_id: str, reason: str) -> list[str]:
+    """Cancel every unfinished task of the run; return their ids."""
+    tasks = store.list_tasks(run_id)
+    client = DBOSClient(system_database_url=system_database_url(store_url, repo))
+    try:
+        # Workflows first, so no new step starts while the agents are being killed.
+        client.cancel_workflow(run_id, cancel_children=True)
+        for t in tasks:
+            client.cancel_workflow(task_workflow_id(run_id, t.task_id))
+    finally:
+        client.destroy()
+    for attempt_id, _pgid in store.open_attempts_with_pgid(run_id):
+        kill_leftovers(attempt_id)
+    cancelled = []
+    for t in tasks:
+        if TaskState(t.state) not in TERMINAL_TASK_STATES:
+            store.set_task_state(run_id, t.task_id, TaskState.CANCELLED, reason)
+            cancelled.append(t.task_id)
+    store.set_run_state(run_id, RunState.CANCELLED, error=reason)
+    return cancelled

@@ -1,0 +1,62 @@
+"""`overseer cancel` from another terminal stops the agents and cancels what is unfinished."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import clean_env, overseer_cmd
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def test_cancel_kills_agent_and_cancels_tasks(make_repo, tmp_path):
+    pidfile = tmp_path / "agent.pid"
+    repo = make_repo({"a.txt": "a\n"})
+    (repo / "plan.yaml").write_text(
+        f"""\
+version: 1
+name: c
+defaults: {{agent: slow, timeout: 600}}
+agents:
+  slow: {{type: shell, command: "echo $$ > {pidfile}; sleep 300"}}
+tasks:
+  - {{id: one, prompt: take long}}
+  - {{id: two, prompt: never starts, depends_on: [one]}}
+"""
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home)
+    run = subprocess.Popen(overseer_cmd("run", "plan.yaml"), cwd=repo, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (pidfile.exists() and pidfile.read_text().strip()):
+            time.sleep(0.1)
+        agent_pid = int(pidfile.read_text())
+        assert _alive(agent_pid)
+        st = json.loads(subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env,
+                                       capture_output=True, text=True).stdout)
+        res = subprocess.run(overseer_cmd("cancel", st["run_id"]), cwd=repo, env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stdout + res.stderr
+        out, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, out
+    assert not _alive(agent_pid)
+    st = json.loads(subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env,
+                                   capture_output=True, text=True).stdout)
+    assert st["state"] == "cancelled"
+    assert {t["id"]: t["state"] for t in st["tasks"]} == {"one": "cancelled", "two": "cancelled"}
