@@ -143,25 +143,64 @@ class SupervisorSettings(_Section):
 
 
 class DecisionSettings(_Section):
-    """Thresholds the decision engine routes on (confidence is the reviewer's, 0 to 1)."""
+    """Thresholds the decision engine routes on (docs/decisions.md); confidence is 0 to 1."""
 
     proceed_at: float = Field(
         default=0.7,
         ge=0,
         le=1,
-        description="Reviewer confidence at or above which a task whose required gates pass proceeds.",
+        description="Combined confidence (gates, reviewer and the task's history) at or above "
+        "which a reviewed task whose required gates pass "
+        "proceeds. Between `escalate_below` and this, the agent is asked once to back up its "
+        "claim (clarify), then a human is asked.",
     )
     escalate_below: float = Field(
         default=0.4,
         ge=0,
         le=1,
-        description="Reviewer confidence below which the task goes to a human instead of a retry. "
-        "Must not exceed `proceed_at`.",
+        description="Combined confidence below which a reviewed task whose gates pass goes to a "
+        "human instead of proceeding. Must not exceed `proceed_at`.",
     )
     max_disagreements: int = Field(
         default=2,
         ge=0,
-        description="How often gates and reviewer may disagree on one task before a human is asked.",
+        description="How often the reviewer may hold back a task whose gates pass (incomplete, "
+        "major or too many medium issues) before a human is asked.",
+    )
+    max_medium_issues: int = Field(
+        default=2,
+        ge=0,
+        description="Most `medium` reviewer issues a task may proceed with; more means a retry.",
+    )
+    block_on_major: bool = Field(
+        default=True,
+        description="Any `major` reviewer issue stops a task from proceeding.",
+    )
+    block_on_regressions: bool = Field(
+        default=True,
+        description="A test that passed before the task and fails now stops it from proceeding, "
+        "also in an optional gate.",
+    )
+    repeat_failures_before_rollback: int = Field(
+        default=2,
+        ge=2,
+        description="Identical failures in a row (same failing gates and tests) after which the "
+        "task is rolled back to its checkpoint and started in a fresh agent session; the next "
+        "repeat after that goes to a human.",
+    )
+    gates_weight: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Share of the gates in the combined confidence; the reviewer gets the rest, "
+        "scaled by its own confidence.",
+    )
+    history_penalty: float = Field(
+        default=0.03,
+        ge=0,
+        le=1,
+        description="Confidence taken off for each earlier attempt of the task that was not "
+        "accepted.",
     )
 
     @model_validator(mode="after")
