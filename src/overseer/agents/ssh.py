@@ -247,7 +247,14 @@ class SshTransport:
             await self._put(conn, env_name, env_file_text(env))
             if stdin_data is not None:
                 await self._put(conn, in_name, stdin_data)
-            proc = await conn.create_process(command, encoding=None)
+            try:
+                proc = await conn.create_process(command, encoding=None)
+            except BaseException:
+                # The wrapper, which deletes the env file, never started: delete it here.
+                with contextlib.suppress(Exception):
+                    names = " ".join(shlex.quote(n) for n in (env_name, in_name) if n)
+                    await conn.run(f"cd {shlex.quote(self.spec.workdir)} && rm -f {names}")
+                raise
 
             async def pump() -> None:
                 nonlocal last_output, pgid
