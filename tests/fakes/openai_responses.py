@@ -122,6 +122,10 @@ class FakeResponses(FakeServer):
         self.script: list[Reply] = list(script)
         super().__init__(self._answer)
 
+    def __enter__(self) -> FakeResponses:
+        super().__enter__()
+        return self
+
     @property
     def base_url(self) -> str:
         return f"{self.url}/v1"

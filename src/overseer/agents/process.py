@@ -167,6 +167,10 @@ def run_process(
         # The leader may have exited while children it spawned live on in the group.
         if _group_alive(pgid):
             kill_group(pgid, grace=1.0)
+        # Some agents start helpers in a session of their own (codex's shell snapshot does),
+        # out of the group's reach; they still carry the attempt id.
+        if env.get(ATTEMPT_ENV):
+            kill_leftovers(env[ATTEMPT_ENV])
         with _live_lock:
             _live_groups.discard(pgid)
     reader.join(timeout=5)
