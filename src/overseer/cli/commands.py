@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
     from overseer.cli.doctor_cmd import doctor
 
     app.command("doctor")(doctor)
+    from overseer.cli.stats_cmd import stats
+
+    app.command("stats")(stats)
     schema_app = typer.Typer(help="Print JSON Schemas for editors.", no_args_is_help=True)
     schema_app.command("plan")(plan_cmd.schema_plan)
     app.add_typer(schema_app, name="schema")

@@ -1,0 +1,66 @@
+"""`overseer stats`: how the agents and the reviewer have done (engine.outcomes)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from overseer.cli.output import out
+from overseer.cli.run_cmd import _locate
+from overseer.engine.outcomes import compute_stats
+from overseer.errors import OverseerError
+
+
+def stats(
+    run: str | None = typer.Argument(None, help="run id or unique prefix (default: the latest)"),
+    all_runs: bool = typer.Option(False, "--all", help="every run in this repository"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object"),
+) -> None:
+    """Per-agent success rates, attempts per task, decisions, and how well the reviewer's
+    confidence predicted what became of its decisions."""
+    if run and all_runs:
+        raise OverseerError("give a RUN or --all, not both", hint="overseer stats --all")
+    run_id, repo, store, _settings = _locate(run)
+    run_ids = [r.id for r in reversed(store.list_runs(str(repo)))] if all_runs else [run_id]
+    st = compute_stats(store, run_ids)
+    if as_json:
+        sys.stdout.write(json.dumps(st, indent=2) + "\n")
+        return
+    _print(st)
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def _print(st: dict[str, Any]) -> None:
+    runs = st["runs"]
+    out.print(f"runs: {', '.join(runs) if len(runs) <= 3 else f'{len(runs)} runs'}", markup=False)
+    agents = Table(title="agents", title_justify="left")
+    for col in ("agent", "tasks", "completed", "success", "attempts"):
+        agents.add_column(col)
+    for a in st["agents"]:
+        agents.add_row(a["agent"], str(a["tasks"]), str(a["completed"]), _share(a["success_rate"]),
+                       str(a["attempts"]))
+    out.print(agents)
+    apt = st["attempts_per_task"]
+    mean = "-" if apt["mean"] is None else f"{apt['mean']:.2f}"
+    out.print(f"attempts per task: mean {mean}, max {apt['max'] if apt['max'] is not None else '-'} "
+              f"({apt['tasks']} tasks that ran)", markup=False)
+    decisions = ", ".join(f"{k} {v}" for k, v in st["decisions"].items()) or "none"
+    out.print(f"decisions: {decisions}", markup=False)
+    outcomes = ", ".join(f"{k} {v}" for k, v in st["outcomes"].items()) or "none"
+    out.print(f"outcomes: {outcomes}", markup=False)
+    rel = Table(title="reviewer confidence vs outcome (LLM verdicts)", title_justify="left")
+    for col in ("confidence", "verdicts", "proceeded", "held up", "share held up"):
+        rel.add_column(col)
+    for b in st["reliability"]:
+        rel.add_row(b["bucket"], str(b["verdicts"]), str(b["proceeded"]), str(b["held_up"]),
+                    _share(b["held_up_share"]))
+    out.print(rel)
+    if not any(b["verdicts"] for b in st["reliability"]):
+        out.print("(no LLM verdicts yet: the reviewer was rules-only or off)", markup=False)
