@@ -103,16 +103,6 @@ def test_writes_a_file_with_tokens_and_cost(repo: Path, run_aider: Run) -> None:
     no_secret(result, events)
 
 
-def test_edits_an_existing_chat_file(repo: Path, run_aider: Run) -> None:
-    reply = oc.whole_file("greet.py", 'def greet():\n    return "Hey"\n')
-    with FakeOpenAIChat([reply]) as server:
-        result, _ = run_aider(server, "Make the greeting casual", files=["greet.py"])
-    assert result.status == "completed"
-    assert '"Hey"' in (repo / "greet.py").read_text()
-    # A file added to the chat is sent to the model in full.
-    assert any('return "Hello"' in str(m["content"]) for m in server.chat_requests[0]["messages"])
-
-
 def test_a_shell_command_it_suggests_is_not_run(repo: Path, run_aider: Run) -> None:
     # Aider has no tool calls; a model can only *suggest* shell commands in a fenced block.
     # With --yes-always aider still answers "no" to running them (explicit yes is required).
@@ -142,14 +132,14 @@ def test_model_400_is_failed(repo: Path, run_aider: Run) -> None:
 
 def test_model_500_fails_after_the_configured_retries(repo: Path, run_aider: Run) -> None:
     # The OpenAI client inside litellm retries a 5xx twice itself before aider sees it; aider
-    # then retries for about a minute. max_api_retries=1 ends the attempt at aider's second retry.
+    # then retries for about a minute. max_api_retries=0 ends the attempt at aider's first retry.
     with FakeOpenAIChat([oc.server_error()] * 12) as server:
-        result, events = run_aider(server, max_api_retries=1)
+        result, events = run_aider(server, max_api_retries=0)
     assert result.status == "failed", result
-    assert result.error and "InternalServerError" in result.error and "after 1 retries" in result.error
-    assert sum(1 for e in events if e.kind == "error") >= 2
+    assert result.error and "InternalServerError" in result.error and "after 0 retries" in result.error
+    assert any(e.kind == "error" and e.data["kind"] == "InternalServerError" for e in events)
     assert not (repo / "hello.txt").exists()
-    assert 3 <= len(server.chat_requests) <= 12
+    assert 3 <= len(server.chat_requests) <= 6
 
 
 def test_rate_limit_ends_the_attempt_with_its_reset_time(repo: Path, run_aider: Run) -> None:
@@ -189,6 +179,8 @@ def test_follow_up_resumes_the_chat(repo: Path, run_aider: Run) -> None:
         assert second.session_id == first.session_id
         follow_up = server.chat_requests[1]["messages"]
     assert (repo / "hello.txt").read_text() == "hello\nand goodbye\n"
+    # A file added to the chat (`files`) is sent to the model in full.
+    assert any("hello\n" in str(m["content"]) and "hello.txt" in str(m["content"]) for m in follow_up)
     # The second request carries the first exchange: the chat was restored, not started afresh.
     sent = "\n".join(str(m["content"]) for m in follow_up)
     assert "Create hello.txt saying hello" in sent and "Now add a goodbye line" in sent

@@ -120,7 +120,8 @@ class AiderAgent:
 
     def _metadata_file(self, ctx: RunContext) -> Path | None:
         c = self.config
-        if not (c.model and c.write_model_metadata):
+        # Written here, read by aider: only where both share a filesystem.
+        if not (c.model and c.write_model_metadata) or c.transport != "local":
             return None
         info: dict[str, object] = {
             "max_input_tokens": c.context_window, "max_tokens": c.context_window,
@@ -162,7 +163,8 @@ class AiderAgent:
     def run(self, ctx: RunContext) -> AgentResult:
         c = self.config
         state_dir = self._state_dir(ctx)
-        resume = bool(ctx.session_id) and (ctx.workdir / str(ctx.session_id)).exists()
+        # The session is aider's chat-history file: resuming restores the chat from it.
+        resume = bool(ctx.session_id) and (c.transport != "local" or (ctx.workdir / str(ctx.session_id)).exists())
         history = str(ctx.session_id) if resume else f"{state_dir}/aider.chat.history.md"
         tags_before = {p.name for p in ctx.workdir.glob(TAGS_CACHE_PREFIX + "*")}
         history_path = ctx.workdir / history
