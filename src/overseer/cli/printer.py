@@ -42,6 +42,12 @@ class PlainPrinter:
             tests = d.get("tests")
             counts = f", {tests['passed']} passed, {tests['failed'] + tests['errors']} failing" if tests else ""
             return f"{who}: gate {d['name']} {verdict} (exit {d['exit_code']}{counts})"
+        if ev.type == "verdict":
+            if d.get("complete") is None:
+                return f"{who}: review failed ({d.get('error')}); deciding on the gates alone"
+            unmet = f", unmet: {'; '.join(d['unmet_criteria'])}" if d.get("unmet_criteria") else ""
+            return (f"{who}: review by {d.get('reviewer')}: complete={d['complete']} "
+                    f"score={d.get('score')} confidence={d.get('confidence')}{unmet}")
         if ev.type == "decision":
             return f"{who}: decision {d['action']}: {'; '.join(d['reasons'])}"
         if ev.type == "commit":

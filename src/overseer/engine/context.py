@@ -12,6 +12,7 @@ from pathlib import Path
 
 from overseer.config import Settings
 from overseer.store import Store
+from overseer.supervisor.llm import LLM, LLMUnavailable, NoLLM, choose_provider
 from overseer.workspace import GitWorkspace
 
 
@@ -21,6 +22,17 @@ class EngineContext:
     settings: Settings
     _workspaces: dict[str, GitWorkspace] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _reviewer: tuple[LLM, str] | None = None
+
+    def reviewer(self) -> tuple[LLM, str]:
+        """The supervisor LLM, chosen once per process (loading a model is not per attempt)."""
+        with self._lock:
+            if self._reviewer is None:
+                try:
+                    self._reviewer = choose_provider(self.settings.supervisor)
+                except LLMUnavailable as e:
+                    self._reviewer = (NoLLM(str(e)), f"rules-only review: {e}")
+            return self._reviewer
 
     def workspace(self, run_id: str) -> GitWorkspace:
         with self._lock:

@@ -18,6 +18,7 @@ from overseer.config import Settings, redact_value
 from overseer.engine import runtime
 from overseer.engine.context import EngineContext, set_context
 from overseer.errors import EXIT_INTERNAL, OverseerError
+from overseer.events import Event, publish
 from overseer.plan import Plan, resolve_task
 from overseer.plan.load import load_plan
 from overseer.store import Store
@@ -116,7 +117,10 @@ def execute(
     no_wait, until it is parked waiting for a person ({"state": "waiting"})."""
     for aid, _pgid in store.open_attempts_with_pgid(run_id):
         kill_leftovers(aid)
-    set_context(EngineContext(store=store, settings=settings))
+    ctx = EngineContext(store=store, settings=settings)
+    set_context(ctx)
+    _llm, why = ctx.reviewer()
+    publish(Event(type="notice", run_id=run_id, data={"message": f"supervisor: {why}"}))
     runtime.launch(runtime.system_database_url(settings.database_url_for(repo), repo), executor_id=run_id)
     try:
         from overseer.engine.workflows import run_workflow

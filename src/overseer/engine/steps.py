@@ -16,10 +16,13 @@ from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
 from overseer.errors import OverseerError
 from overseer.events import Event, publish
+from overseer.gates import GateResult
 from overseer.gates.runner import run_gates
 from overseer.lifecycle import RunState, TaskState
 from overseer.plan.schema import ResolvedTask
+from overseer.supervisor.llm import NoLLM
 from overseer.supervisor.prompts import task_prompt
+from overseer.supervisor.review import Verdict
 
 
 def attempt_id(run_id: str, task_id: str, n: int) -> str:
@@ -287,3 +290,37 @@ def note_rate_limit(
     _set_state(run_id, task_id, TaskState.RETRYING, message)
     publish(Event(type="notice", run_id=run_id, task_id=task_id, attempt=n, data={"message": message}))
     return seconds
+
+
+@DBOS.step(name="overseer.review")
+def review_attempt(
+    run_id: str, task: dict[str, Any], n: int, base: str, result: dict[str, Any],
+    gates: list[dict[str, Any]], history: list[str],
+) -> dict[str, Any]:
+    """The supervisor's verdict on the task's whole change so far, from its evidence."""
+    from overseer.supervisor.reviewer import review_or_rules, rules_verdict
+
+    ctx = current()
+    t = ResolvedTask.model_validate(task)
+    aid = attempt_id(run_id, t.id, n)
+    ws = ctx.workspace(run_id)
+    agent = AgentResult.model_validate(result)
+    gate_results = [GateResult.model_validate(g) for g in gates]
+    llm, _why = ctx.reviewer()
+    verdict: Verdict | None
+    if isinstance(llm, NoLLM):
+        verdict, error, record = rules_verdict(gate_results, agent), None, {}
+    else:
+        outcome = review_or_rules(t, ws.diff(base), gate_results, agent, history, llm, project_dir=ws.root)
+        verdict, error = outcome.verdict, outcome.error
+        record = {"prompt": outcome.prompt, "raw": outcome.raw, "omitted": outcome.omitted,
+                  "fallback": outcome.fallback}
+    data = {**(verdict.model_dump(mode="json") if verdict else {"complete": None, "reviewer": llm.name}),
+            "error": error, **{k: v for k, v in record.items() if k != "prompt"}}
+    ctx.store.add_verdict(aid, data)
+    if record:
+        path = ctx.attempt_dir(run_id, t.id, n) / "review.json"
+        path.write_text(json.dumps({**data, "prompt": record["prompt"]}, indent=2))
+        ctx.store.add_artifact(run_id, "review", str(path), attempt_id=aid)
+    publish(Event(type="verdict", run_id=run_id, task_id=t.id, attempt=n, data=data))
+    return {"verdict": verdict.model_dump(mode="json") if verdict else None, "error": error}

@@ -14,6 +14,7 @@ from overseer.agents import AgentResult
 from overseer.engine import steps
 from overseer.engine.decide import AttemptEvidence, decide
 from overseer.gates import GateResult
+from overseer.supervisor.review import Verdict
 
 TASK_DONE = "task-done"
 # A long wait between task completions is normal (agents work for hours); waking up once a
@@ -118,6 +119,7 @@ def _attempts(run_id: str, task: dict[str, Any]) -> str:
     # The agent and its fallbacks, in order: a usage limit moves to the next one, or waits.
     agents = [(task["agent_name"], task["agent"])] + [(f[0], f[1]) for f in task.get("fallbacks", [])]
     which, tries, n, waits = 0, 0, 0, 0
+    history: list[str] = []  # earlier attempts' feedback, for the reviewer
     while tries < max_attempts:
         n += 1
         current = {**task, "agent_name": agents[which][0], "agent": agents[which][1]}
@@ -146,9 +148,18 @@ def _attempts(run_id: str, task: dict[str, Any]) -> str:
         tries += 1
         last = tries == max_attempts
         gates = [GateResult.model_validate(g) for g in steps.check_gates(run_id, task, n, prep["checkpoint"])]
-        decision = decide(AttemptEvidence(attempt=tries, max_attempts=max_attempts, agent=result, gates=gates))
+        review = steps.review_attempt(
+            run_id, current, n, base, result.model_dump(mode="json"),
+            [g.model_dump(mode="json") for g in gates], history,
+        )
+        verdict = Verdict.model_validate(review["verdict"]) if review["verdict"] else None
+        decision = decide(
+            AttemptEvidence(attempt=tries, max_attempts=max_attempts, agent=result, gates=gates, verdict=verdict)
+        )
         steps.record_decision(run_id, task["id"], n, decision.model_dump(mode="json"))
         action, feedback = decision.action, decision.feedback
+        if feedback:
+            history.append(feedback)
 
         human_kind = None
         if action == "escalate" and decision.breakpoint is not None:
