@@ -144,6 +144,8 @@ def test_config_rejects_chat_wire_api_with_a_reason() -> None:
         CodexConfig(sandbox="yolo")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         CodexConfig(unknown_key=1)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="transport: local"):
+        CodexConfig.model_validate({"transport": {"ssh": {"host": "h", "workdir": "/w"}}})
 
 
 def test_config_toml_names_the_key_variable_never_the_key() -> None:

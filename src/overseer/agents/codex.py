@@ -72,6 +72,13 @@ class CodexConfig(AgentConfig):
             )
         return v
 
+    @field_validator("transport")
+    @classmethod
+    def _local_only(cls, v: Any) -> Any:
+        if v != "local":
+            raise ValueError("codex runs only with transport: local for now (overseer writes CODEX_HOME on this host)")
+        return v
+
 
 # -- the JSONL stream: pure functions ----------------------------------------------------------
 
