@@ -286,11 +286,13 @@ def test_missing_api_key_fails_before_starting(workspace: Path, monkeypatch: pyt
     assert a.pgids == []
 
 
-def test_env_values_are_expanded(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_and_binary_values_are_expanded(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV)
     monkeypatch.setenv("OVERSEER_TEST_SOURCE_KEY", SECRET)
+    monkeypatch.setenv("OVERSEER_TEST_CODEX_DIR", str(cli("codex").parent))
     with FakeResponses([say("ok")]) as server:
-        a = run_codex(server, workspace, env={KEY_ENV: "${OVERSEER_TEST_SOURCE_KEY}"})
+        a = run_codex(server, workspace, env={KEY_ENV: "${OVERSEER_TEST_SOURCE_KEY}"},
+                      binary="${OVERSEER_TEST_CODEX_DIR}/codex")
         auth = server.requests[0].headers["authorization"]
     assert a.result.status == "completed", a.result.error
     assert auth == f"Bearer {SECRET}"

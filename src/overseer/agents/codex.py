@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from overseer.agents.base import AgentConfig, AgentEvent, AgentResult, AgentStatus, RunContext
-from overseer.agents.envvars import expand_env
+from overseer.agents.envvars import expand, expand_env
 from overseer.agents.process import ATTEMPT_ENV
 from overseer.agents.transport import transport_for
 
@@ -327,7 +327,7 @@ class CodexAgent:
             baseline = thread_usage(rollout) if rollout else baseline
         big = len(ctx.prompt.encode()) > MAX_ARGV_PROMPT
         prompt_arg = "-" if big else ctx.prompt
-        argv = [cfg.binary, "exec", "--json", "--skip-git-repo-check", *cfg.args]
+        argv = [expand(cfg.binary, os.environ, where="binary"), "exec", "--json", "--skip-git-repo-check", *cfg.args]
         if resuming and ctx.session_id:
             argv += ["resume", "--", ctx.session_id, prompt_arg]
         else:
