@@ -345,7 +345,8 @@ class CodexAgent:
                 cancel.set()
 
         def on_line(line: str) -> None:
-            if secret:
+            # A placeholder key such as "x" (local servers need none) must not mangle the output.
+            if len(secret) >= 8:
                 line = line.replace(secret, "***")
             obj = parse_line(line)
             if obj is None:
