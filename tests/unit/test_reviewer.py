@@ -252,13 +252,26 @@ def test_context_overflow_twice_is_reported(sleeps: list[float]) -> None:
     assert "maximum context length is 2048" in out.error
 
 
-def test_response_format_steps_down_until_the_server_accepts(sleeps: list[float]) -> None:
+REFUSALS = {
+    "422 from request validation": Response.json(
+        {"detail": [{"loc": ["body", "response_format", "type"], "msg": "unexpected value"}]},
+        status=422),
+    # llama-cpp-python's server wraps its validation error in a 500.
+    "500 naming response_format": error(
+        500, "1 validation error:\n{'type': 'literal_error', 'loc': ('body', 'response_format', "
+        "'type'), 'msg': \"Input should be 'text' or 'json_object'\"}"),
+}
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS.values()), ids=list(REFUSALS))
+def test_response_format_steps_down_until_the_server_accepts(
+    refusal: Response, sleeps: list[float]
+) -> None:
     def handler(req: Request) -> Response:
         fmt = sent(req).get("response_format") or {}
         if fmt.get("type") == "json_object" and "schema" in fmt:
             return chat(json.dumps(GOOD))
-        return Response.json({"detail": [{"loc": ["body", "response_format", "type"],
-                                          "msg": "unexpected value"}]}, status=422)
+        return refusal
 
     with FakeServer(handler) as srv:
         llm = openai_llm(srv, sleeps)
@@ -266,6 +279,7 @@ def test_response_format_steps_down_until_the_server_accepts(sleeps: list[float]
         assert review(task(), DIFF, [PASSING], DONE, [], llm).verdict is not None
     assert llm.mode == "json_object+schema"
     assert len(srv.requests) == 3  # the second review starts from what worked
+    assert sleeps == []  # a refused format is not retried
 
 
 def test_other_rejections_are_recorded_not_guessed(sleeps: list[float]) -> None:

@@ -203,7 +203,8 @@ def embedded_model_path(settings: SupervisorSettings) -> Path | None:
 def ollama_models(url: str = OLLAMA_URL, timeout: float = 0.5) -> list[str] | None:
     """Model names an Ollama server at `url` offers, or None if nothing answers quickly."""
     try:
-        r = httpx.get(f"{url}/api/tags", timeout=timeout)
+        # trust_env=False: a proxy from the environment must not answer for the loopback.
+        r = httpx.get(f"{url}/api/tags", timeout=timeout, trust_env=False)
         r.raise_for_status()
         return [str(m.get("name") or m.get("model")) for m in r.json().get("models", [])]
     except (httpx.HTTPError, ValueError, AttributeError):

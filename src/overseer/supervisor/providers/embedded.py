@@ -9,7 +9,6 @@ serialised.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
@@ -43,7 +42,11 @@ def _load(path: Path, n_ctx: int) -> Any:
                 _MODELS[key] = Llama(
                     model_path=str(path),
                     n_ctx=n_ctx,
-                    n_threads=max(1, os.cpu_count() or 1),
+                    # One thread: a 135M model gains little from more, and llama.cpp's spinning
+                    # thread pool collapses when the cores are shared with agents and gates
+                    # (5x slower with two threads on a busy two-core machine, measured).
+                    n_threads=1,
+                    n_threads_batch=1,
                     seed=0,
                     verbose=False,
                 )

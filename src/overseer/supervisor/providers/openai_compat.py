@@ -152,6 +152,10 @@ class OpenAICompatible:
         except openai.APIStatusError as e:
             text = _error_text(e)
             status = e.status_code
+            if mode != "plain" and "response_format" in text:
+                # A refusal of the format, even one a server reports as a 500 (llama-cpp-python's
+                # does), is deterministic: step down rather than retry.
+                raise _Rejected(f"HTTP {status}: {text}") from None
             if status == 429 or status >= 500:
                 raise Retryable(f"HTTP {status}: {text}", e.response.headers.get("retry-after")) from None
             if status in (401, 403):
