@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import clean_env, git, overseer_cmd
+from e2e_helpers import clean_env, git, overseer_cmd
 
 AGENT = """\
 import os

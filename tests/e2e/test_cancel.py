@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import clean_env, overseer_cmd
+from e2e_helpers import clean_env, overseer_cmd
 
 
 def _alive(pid: int) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from tests.fakes.openai_responses import FakeResponses, add_file_patch, apply_patch_item, reply, say
 from tests.realbin import cli
 
-from conftest import git
+from e2e_helpers import git
 
 pytestmark = pytest.mark.real
 

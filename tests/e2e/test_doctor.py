@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env
+from e2e_helpers import clean_env
 
 OVERSEER = Path(sys.executable).parent / "overseer"
 

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from conftest import git
+from e2e_helpers import git
 
 AGENT = """\
 import os, pathlib, sys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import git
+from e2e_helpers import git
 
 # An agent that writes a buggy answer first and fixes it only when the feedback it is given
 # names the failing test: proof that the gate's feedback reaches the agent's prompt.

@@ -1,0 +1,68 @@
+"""Helpers for driving the real `overseer` entry point against real git repositories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+GIT_ID = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *GIT_ID, *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def overseer_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "overseer.cli.main", *args]
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSEER_") or k == "OVERSEER_REQUIRE_REAL"}
+    # The review path is exercised by its own tests; here a 135M local model's judgement must
+    # not make the engine's behaviour depend on chance.
+    env["OVERSEER_SUPERVISOR__PROVIDER"] = "none"
+    env["HOME"] = str(home)
+    env["XDG_CONFIG_HOME"] = str(home / ".config")
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "test"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@example.invalid"
+    return env
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """A git repository with the given files committed as its starting point."""
+
+    def make(files: dict[str, str]) -> Path:
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        for name, text in files.items():
+            p = repo / name
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(textwrap.dedent(text))
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "start")
+        return repo
+
+    return make
+
+
+@pytest.fixture
+def run_overseer(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            overseer_cmd(*args), cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=timeout
+        )
+
+    return run
