@@ -1,0 +1,243 @@
+"""The `claude-code` adapter driving the real Claude Code CLI against a scripted fake Messages API."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes.anthropic import FakeAnthropic, Turn
+from tests.realbin import cli
+
+from overseer.agents.base import AgentEvent, AgentResult, RunContext
+from overseer.agents.claude_code import ClaudeCodeAgent, ClaudeCodeConfig
+from overseer.agents.process import ATTEMPT_ENV
+
+pytestmark = pytest.mark.real
+
+SECRET = "sk-ant-test-do-not-leak-4242"
+
+
+@dataclass
+class Attempt:
+    result: AgentResult
+    events: list[AgentEvent]
+    pgids: list[int] = field(default_factory=list)
+    attempt_id: str = ""
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e.data for e in self.events if e.kind == kind]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OVERSEER_TEST_CLAUDE_KEY", SECRET)
+    # The CLI's Bash tool starts a login shell that sources ~/.bashrc: keep this machine's out.
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    # The CLI must take its credentials from the agent's settings only.
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_claude(api: FakeAnthropic, workspace: Path, *, prompt: str = "do the task", attempt: int = 1,
+               session_id: str | None = None, timeout: float = 60, run_id: str | None = None,
+               subscription: bool = False, **keys: Any) -> Attempt:
+    env = api.env(subscription=subscription)
+    if not subscription:
+        env["ANTHROPIC_API_KEY"] = "${OVERSEER_TEST_CLAUDE_KEY}"
+    cfg = ClaudeCodeConfig.model_validate({
+        "binary": str(cli("claude")), "env": env,
+        "config_dir": str(workspace.parent / "claude-config" / "{run_id}"), **keys})
+    # Unique, so that processes of tests running at the same time never look like ours.
+    run_id = run_id or f"claude-{uuid.uuid4().hex[:10]}"
+    adir = workspace.parent / "state" / run_id / "t1" / str(attempt)
+    adir.mkdir(parents=True, exist_ok=True)
+    events: list[AgentEvent] = []
+    pgids: list[int] = []
+    ctx = RunContext(workdir=workspace, prompt=prompt, prompt_file=adir / "prompt.md", run_id=run_id,
+                     task_id="t1", attempt=attempt, timeout=timeout, transcript=adir / "transcript.jsonl",
+                     on_event=events.append, on_spawn=pgids.append, session_id=session_id)
+    result = ClaudeCodeAgent(cfg).run(ctx)
+    return Attempt(result, events, pgids, f"{run_id}/t1/{attempt}")
+
+
+def processes_left(a: Attempt) -> list[int]:
+    """Live processes of the attempt: in its process group, or carrying its attempt id."""
+    marker = f"{ATTEMPT_ENV}={a.attempt_id}".encode()
+    left = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text().rsplit(")", 1)[-1].split()
+            env = (p / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if stat[0] != "Z" and (int(stat[2]) in a.pgids or marker in env):
+            left.append(int(p.name))
+    return left
+
+
+def test_writes_a_file(workspace: Path) -> None:
+    target = workspace / "hello.txt"
+    with FakeAnthropic([Turn.write(str(target), "hello from claude\n", when="create hello.txt"),
+                        Turn.reply("I wrote hello.txt", when="File created", input_tokens=300, output_tokens=40)]) as api:
+        a = run_claude(api, workspace, prompt="create hello.txt")
+    assert a.result.status == "completed", a.result.error
+    assert target.read_text() == "hello from claude\n"
+    assert a.result.final_message == "I wrote hello.txt"
+    assert [c.turn for c in api.calls] == [0, 1]
+    (call,) = [e for e in a.of("tool_call") if e["name"] == "Write"]
+    assert call["input"]["file_path"] == str(target)
+    assert [c["path"] for c in a.of("file_change")] == [str(target)]
+    # Tokens are this run's, over both model requests (100 + 300 in, 20 + 40 out).
+    assert (a.result.input_tokens, a.result.output_tokens) == (400, 60)
+    assert a.result.cost_usd is not None and a.result.cost_usd > 0
+    assert a.result.turns == 2
+    assert a.result.session_id and a.result.session_id == a.events[-1].data["session_id"]
+    assert a.events[-1].kind == "result" and a.events[-1].data["status"] == "completed"
+    # The key reached the API through `${VAR}` in the agent's env, and never an event.
+    assert {c.body.get("model") for c in api.calls} and api.server.requests[0].headers["x-api-key"] == SECRET
+    assert SECRET not in json.dumps([e.model_dump(mode="json") for e in a.events])
+    assert processes_left(a) == []
+
+
+def test_tool_call_runs_a_command(workspace: Path) -> None:
+    with FakeAnthropic([Turn.bash("echo ran > ran.txt && echo out-$((6*7))"),
+                        Turn.reply("the command printed out-42", when="out-42")]) as api:
+        a = run_claude(api, workspace)
+    assert a.result.status == "completed", a.result.error
+    assert (workspace / "ran.txt").read_text() == "ran\n"
+    assert [c.turn for c in api.calls] == [0, 1]  # the command's output went back to the model
+    (call,) = a.of("tool_call")
+    (res,) = a.of("tool_result")
+    assert call["name"] == "Bash" and res["tool_use_id"] == call["id"] and "out-42" in str(res["content"])
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_model_error_fails_fast_with_a_clear_error(workspace: Path, status: int) -> None:
+    with FakeAnthropic([Turn.api_error(status, "the model broke", repeat=True)]) as api:
+        start = time.monotonic()
+        a = run_claude(api, workspace)
+        took = time.monotonic() - start
+    assert a.result.status == "failed"
+    assert a.result.error and f"model API error {status}" in a.result.error and "the model broke" in a.result.error
+    assert a.result.retry_at is None
+    assert took < 45  # generous; without max_retries the CLI retries a 500 for over 90 s
+    if status == 500:
+        assert len(api.calls) == 2  # max_retries: 1
+        assert any(e.get("subtype") == "api_retry" for e in a.of("error"))
+
+
+def test_usage_limit_with_reset_time_is_rate_limited(workspace: Path) -> None:
+    resets = int(time.time()) + 2 * 3600
+    with FakeAnthropic([Turn.rate_limited(resets)]) as api:
+        a = run_claude(api, workspace, subscription=True)
+    assert a.result.status == "rate_limited", a.result.error
+    assert a.result.retry_at == datetime.fromtimestamp(resets, UTC)
+    assert a.result.error and "limit" in a.result.error
+    (event,) = a.of("rate_limit")
+    assert event["status"] == "rejected" and event["resets_at"] == resets
+    assert len(api.calls) == 1  # parked, not retried
+
+
+def test_plain_429_is_rate_limited_with_the_configured_wait(workspace: Path) -> None:
+    """With an API key the CLI drops a 429's reset headers: overseer parks for rate_limit_wait."""
+    with FakeAnthropic([Turn.rate_limited(int(time.time()) + 3600)]) as api:
+        before = datetime.now(UTC)
+        a = run_claude(api, workspace, rate_limit_wait=1234)
+    assert a.result.status == "rate_limited"
+    assert a.result.retry_at is not None
+    assert 1200 < (a.result.retry_at - before).total_seconds() < 1300
+
+
+def test_max_turns_fails_with_a_clear_error(workspace: Path) -> None:
+    with FakeAnthropic([Turn.bash("echo again", repeat=True)]) as api:
+        a = run_claude(api, workspace, max_turns=2)
+    assert a.result.status == "failed"
+    assert a.result.error and "max_turns" in a.result.error
+    assert len(api.calls) == 2
+    assert processes_left(a) == []
+
+
+def test_budget_exhaustion_is_budget_exceeded(workspace: Path) -> None:
+    with FakeAnthropic([Turn.bash("echo again", repeat=True)]) as api:
+        a = run_claude(api, workspace, max_budget_usd=0.0001)
+    assert a.result.status == "budget_exceeded", a.result.error
+    assert a.result.cost_usd is not None and a.result.cost_usd > 0.0001
+
+
+def test_hung_server_times_out_and_the_process_group_is_gone(workspace: Path) -> None:
+    with FakeAnthropic([Turn.hung()]) as api:
+        start = time.monotonic()
+        a = run_claude(api, workspace, timeout=4)
+        took = time.monotonic() - start
+        assert api.calls  # it did reach the model, and hung there
+    assert a.result.status == "timeout"
+    assert a.result.error and "4s" in a.result.error
+    assert a.pgids and processes_left(a) == []
+    assert took < 30  # generous: only detects a hang
+
+
+def test_hung_server_without_events_is_stalled(workspace: Path) -> None:
+    with FakeAnthropic([Turn.hung()]) as api:
+        a = run_claude(api, workspace, timeout=60, stall_after=3)
+    assert a.result.status == "stalled"
+    assert a.pgids and processes_left(a) == []
+
+
+def test_resumed_session_continues_with_a_follow_up(workspace: Path) -> None:
+    run_id = f"claude-{uuid.uuid4().hex[:10]}"
+    with FakeAnthropic([Turn.reply("first answer", when="first task"),
+                        Turn.reply("second answer", when="the follow-up")]) as api:
+        first = run_claude(api, workspace, prompt="first task", run_id=run_id)
+        assert first.result.status == "completed" and first.result.session_id
+        second = run_claude(api, workspace, prompt="the follow-up", run_id=run_id, attempt=2,
+                            session_id=first.result.session_id)
+    assert second.result.status == "completed", second.result.error
+    assert second.result.session_id == first.result.session_id
+    assert second.result.final_message == "second answer"
+    # The follow-up request carries the first exchange: the same conversation went on.
+    history = json.dumps(api.calls[1].body["messages"])
+    assert "first task" in history and "first answer" in history
+    # Cost is this run's alone, although the CLI's total_cost_usd covers the whole session.
+    assert second.result.cost_usd == pytest.approx(first.result.cost_usd)
+    assert (workspace.parent / "claude-config" / run_id / "projects").is_dir()
+
+
+def test_default_permission_mode_reports_denials(workspace: Path) -> None:
+    target = workspace / "denied.txt"
+    with FakeAnthropic([Turn.write(str(target), "x\n"), Turn.reply("could not write")]) as api:
+        a = run_claude(api, workspace, permission_mode="default")
+    # The CLI calls this a success; the denial is there for overseer's review to see.
+    assert a.result.status == "completed"
+    assert not target.exists()
+    assert [d.get("tool_name") for d in a.result.permission_denials] == ["Write"]
+
+
+def test_bypass_permissions_works_as_root(workspace: Path) -> None:
+    with FakeAnthropic([Turn.bash("touch bypassed.txt"), Turn.reply("ok")]) as api:
+        a = run_claude(api, workspace, permission_mode="bypassPermissions")
+    assert a.result.status == "completed", a.result.error
+    assert (workspace / "bypassed.txt").exists()
+
+
+def test_missing_binary_is_a_clear_failure(workspace: Path) -> None:
+    cfg = ClaudeCodeConfig(binary=str(workspace / "no-such-claude"))
+    ctx = RunContext(workdir=workspace, prompt="x", prompt_file=workspace / "p.md", run_id="r", task_id="t",
+                     attempt=1, timeout=10, transcript=workspace / "t.jsonl")
+    result = ClaudeCodeAgent(cfg).run(ctx)
+    assert result.status == "failed" and result.error and "not found" in result.error
