@@ -50,7 +50,7 @@ def verdict_schema() -> dict[str, Any]:
     `Verdict`: no $refs or nullable unions (grammar converters handle them poorly), lengths
     bounded so a small model cannot ramble past max_tokens, and the evidence fields first so
     the model states problems before it commits to `complete`."""
-    short = {"type": "string", "maxLength": 200}
+    short = {"type": "string", "minLength": 1, "maxLength": 200}
     # Grammar converters (llama.cpp's) ignore minimum/maximum; a list of steps keeps a
     # constrained decoder inside 0..1, and 0.05 is finer than any reviewer's calibration.
     unit = {"type": "number", "enum": [round(i * 0.05, 2) for i in range(21)]}

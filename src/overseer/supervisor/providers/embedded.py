@@ -9,6 +9,7 @@ serialised.
 
 from __future__ import annotations
 
+import atexit
 import re
 import threading
 from pathlib import Path
@@ -28,6 +29,18 @@ from overseer.supervisor.llm import (
 _MODELS: dict[tuple[str, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
 _CALL_LOCK = threading.Lock()
+
+
+def _close_all() -> None:
+    # Freed before interpreter teardown: Llama.__del__ at teardown finds its native functions
+    # already gone and prints a traceback after the test summary.
+    with _LOAD_LOCK:
+        for model in _MODELS.values():
+            model.close()
+        _MODELS.clear()
+
+
+atexit.register(_close_all)
 
 
 def _load(path: Path, n_ctx: int) -> Any:
