@@ -16,13 +16,14 @@ from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
 from overseer.errors import OverseerError
 from overseer.events import Event, publish
-from overseer.gates import GateResult
+from overseer.gates import GateResult, regressions
 from overseer.gates.runner import run_gates
 from overseer.lifecycle import RunState, TaskState
 from overseer.plan.schema import ResolvedTask
 from overseer.supervisor.llm import NoLLM
 from overseer.supervisor.prompts import task_prompt
 from overseer.supervisor.review import Verdict
+from overseer.workspace.watch import FileActivity
 
 
 def attempt_id(run_id: str, task_id: str, n: int) -> str:
@@ -143,14 +144,49 @@ def run_agent(
         session_id=session_id,
     )
     started.touch()
-    result: AgentResult = agent.run(rc)
+
+    def on_files(changes: list[tuple[str, str]]) -> None:
+        on_event(AgentEvent(kind="file_change", data={"changes": [{"change": c, "path": p} for c, p in changes]}))
+
+    # The watcher feeds the live view; the authoritative change list is git's, after the run.
+    with FileActivity(ws.root, on_files):
+        result: AgentResult = agent.run(rc)
     ctx.store.finish_attempt(aid, result)
     publish(Event(type="agent_finished", run_id=run_id, task_id=t.id, attempt=n, data=result.model_dump(mode="json")))
     return result.model_dump(mode="json")
 
 
+@DBOS.step(name="overseer.baseline")
+def baseline_gates(run_id: str) -> dict[str, dict[str, Any]]:
+    """Every command gate the plan uses, run once on the tree as the run found it, so a later
+    failure that was already there is not blamed on a task, and a new one is flagged."""
+    ctx = current()
+    run = ctx.store.get_run(run_id)
+    assert run is not None
+    ws = ctx.workspace(run_id)
+    specs = {}
+    for t in run.plan_json["resolved_tasks"]:
+        for g in ResolvedTask.model_validate(t).gates:
+            if g.kind == "command":
+                specs[g.name] = g
+    out_dir = ws.root / ".overseer" / "runs" / run_id / "baseline"
+    results = run_gates(list(specs.values()), ws.root, output_dir=out_dir,
+                        tail_lines=ctx.settings.gates.output_tail_lines)
+    data = {r.name: r.model_dump(mode="json") for r in results}
+    if data:
+        (out_dir / "baseline.json").write_text(json.dumps(data, indent=2))
+        ctx.store.add_artifact(run_id, "baseline", str(out_dir / "baseline.json"))
+    summary = ", ".join(f"{r.name} {'passes' if r.passed else 'FAILS'}" for r in results)
+    if summary:
+        publish(Event(type="notice", run_id=run_id, data={"message": f"baseline before any task: {summary}"}))
+    return data
+
+
 @DBOS.step(name="overseer.run_gates")
-def check_gates(run_id: str, task: dict[str, Any], n: int, checkpoint: str) -> list[dict[str, Any]]:
+def check_gates(
+    run_id: str, task: dict[str, Any], n: int, checkpoint: str, base: str,
+    baseline: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
     ctx = current()
     t = ResolvedTask.model_validate(task)
     aid = attempt_id(run_id, t.id, n)
@@ -158,7 +194,11 @@ def check_gates(run_id: str, task: dict[str, Any], n: int, checkpoint: str) -> l
     changes = ws.changes(checkpoint)
     ctx.store.add_file_changes(aid, [(c.path, c.status, c.added, c.removed) for c in changes])
     out_dir = ctx.attempt_dir(run_id, t.id, n) / "gates"
-    results = run_gates(t.gates, ws.root, output_dir=out_dir, tail_lines=ctx.settings.gates.output_tail_lines)
+    results = run_gates(t.gates, ws.root, changes=ws.changes(base), output_dir=out_dir,
+                        tail_lines=ctx.settings.gates.output_tail_lines)
+    for r in results:
+        before = baseline.get(r.name)
+        r.regressions = regressions(r, GateResult.model_validate(before) if before else None) if before else []
     ctx.store.add_gate_results(aid, results)
     for r in results:
         publish(Event(type="gate_result", run_id=run_id, task_id=t.id, attempt=n, data=r.model_dump(mode="json")))

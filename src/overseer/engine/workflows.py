@@ -31,6 +31,7 @@ def task_workflow_id(run_id: str, task_id: str) -> str:
 @DBOS.workflow(name="overseer.run")
 def run_workflow(run_id: str) -> dict[str, Any]:
     spec = steps.load_run(run_id)
+    baseline = steps.baseline_gates(run_id)
     order = sorted(range(len(spec["tasks"])), key=lambda i: (-spec["tasks"][i]["priority"], i))
     tasks = [spec["tasks"][i] for i in order]
     by_id = {t["id"]: t for t in tasks}
@@ -59,7 +60,7 @@ def run_workflow(run_id: str) -> dict[str, Any]:
         for t in ready[: parallel - len(running)]:
             steps.mark_ready(run_id, t["id"])
             with SetWorkflowID(task_workflow_id(run_id, t["id"])):
-                DBOS.start_workflow(task_workflow, run_id, by_id[t["id"]], run_id)
+                DBOS.start_workflow(task_workflow, run_id, by_id[t["id"]], run_id, baseline)
             running.add(t["id"])
         if not running and not parked:
             break
@@ -77,8 +78,10 @@ def run_workflow(run_id: str) -> dict[str, Any]:
 
 
 @DBOS.workflow(name="overseer.task")
-def task_workflow(run_id: str, task: dict[str, Any], parent: str) -> str:
-    state = _attempts(run_id, task)
+def task_workflow(
+    run_id: str, task: dict[str, Any], parent: str, baseline: dict[str, dict[str, Any]]
+) -> str:
+    state = _attempts(run_id, task, baseline)
     DBOS.send(parent, {"task": task["id"], "state": state}, topic=TASK_DONE)
     return state
 
@@ -103,7 +106,7 @@ def _human_feedback(msg: dict[str, Any]) -> str:
     return f"A person {verb}:\n\n{msg.get('note') or ''}".strip()
 
 
-def _attempts(run_id: str, task: dict[str, Any]) -> str:
+def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, Any]]) -> str:
     max_attempts = int(task["max_attempts"])
     feedback: str | None = None
     base: str | None = None
@@ -147,7 +150,7 @@ def _attempts(run_id: str, task: dict[str, Any]) -> str:
             continue
         tries += 1
         last = tries == max_attempts
-        gates = [GateResult.model_validate(g) for g in steps.check_gates(run_id, task, n, prep["checkpoint"])]
+        gates = [GateResult.model_validate(g) for g in steps.check_gates(run_id, current, n, prep["checkpoint"], base, baseline)]
         review = steps.review_attempt(
             run_id, current, n, base, result.model_dump(mode="json"),
             [g.model_dump(mode="json") for g in gates], history,
