@@ -70,7 +70,9 @@ class ClaudeStream:
                     "subtype": sub, "message": f"API error {obj.get('error_status')}, retry "
                     f"{obj.get('attempt')}/{obj.get('max_retries')}", "raw": obj})]
             if sub == "permission_denied":
-                return [AgentEvent(kind="error", data={"subtype": sub, "message": "permission denied", "raw": obj})]
+                return [AgentEvent(kind="error", data={
+                    "subtype": sub, "tool": obj.get("tool_name"),
+                    "message": obj.get("message") or "permission denied", "raw": obj})]
             return []  # init and status lines: session_id is kept above
         if kind == "result":
             self.result = obj
@@ -157,7 +159,7 @@ class ClaudeStream:
         status = (r or {}).get("api_error_status") or self.api_error_status
         if status == 429 or (r or {}).get("api_error") == "usage_limit_reached":
             return True
-        return bool(_LIMIT_TEXT.search(text) and "reset" in text.lower())
+        return bool(_LIMIT_TEXT.search(text) and ("reset" in text.lower() or _PIPE_EPOCH.search(text)))
 
 
 def _tokens(usage: dict[str, Any]) -> dict[str, int]:
