@@ -235,6 +235,22 @@ def test_bypass_permissions_works_as_root(workspace: Path) -> None:
     assert (workspace / "bypassed.txt").exists()
 
 
+def test_binary_and_config_dir_values_are_expanded(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUDE_UNDER_TEST", str(cli("claude")))
+    monkeypatch.setenv("CLAUDE_CFG_ROOT", str(workspace.parent / "cfg-root"))
+    with FakeAnthropic([Turn.reply("ok")]) as api:
+        a = run_claude(api, workspace, binary="${CLAUDE_UNDER_TEST}", config_dir="${CLAUDE_CFG_ROOT}/{task_id}")
+    assert a.result.status == "completed", a.result.error
+    assert (workspace.parent / "cfg-root" / "t1" / "projects").is_dir()
+
+
+def test_relative_config_dir_is_refused(workspace: Path) -> None:
+    with FakeAnthropic([Turn.reply("ok")]) as api:
+        a = run_claude(api, workspace, config_dir="claude-config")
+    assert a.result.status == "failed" and a.result.error and "absolute" in a.result.error
+    assert api.calls == [] and not (workspace / "claude-config").exists()
+
+
 def test_missing_binary_is_a_clear_failure(workspace: Path) -> None:
     cfg = ClaudeCodeConfig(binary=str(workspace / "no-such-claude"))
     ctx = RunContext(workdir=workspace, prompt="x", prompt_file=workspace / "p.md", run_id="r", task_id="t",

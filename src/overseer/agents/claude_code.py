@@ -27,7 +27,7 @@ PermissionMode = Literal["default", "acceptEdits", "plan", "auto", "dontAsk", "b
 
 class ClaudeCodeConfig(AgentConfig):
     type: str = "claude-code"
-    binary: str = Field(default="claude", description="the claude executable: a name on PATH or a path")
+    binary: str = Field(default="claude", description="the claude executable: a name on PATH or a path; may use ${VAR}")
     model: str | None = Field(default=None, description="--model")
     fallback_model: str | None = Field(default=None, description="--fallback-model")
     permission_mode: PermissionMode = Field(
@@ -62,7 +62,7 @@ class ClaudeCodeAgent:
         c = self.config
         # The prompt goes on stdin: no argv length limit, and a prompt starting with "-" is
         # never taken for a flag.
-        argv = [c.binary, "-p", "--output-format", "stream-json", "--verbose",
+        argv = [expand(c.binary, os.environ, where="binary"), "-p", "--output-format", "stream-json", "--verbose",
                 "--permission-mode", c.permission_mode]
         if ctx.session_id:
             argv += ["--resume", ctx.session_id]
