@@ -257,3 +257,24 @@ def test_missing_binary_is_a_clear_failure(workspace: Path) -> None:
                      attempt=1, timeout=10, transcript=workspace / "t.jsonl")
     result = ClaudeCodeAgent(cfg).run(ctx)
     assert result.status == "failed" and result.error and "not found" in result.error
+
+
+def test_runs_over_ssh_and_writes_in_the_remote_workdir(sshd: Any, tmp_path: Path) -> None:
+    """The same adapter through `transport: ssh` (a real sshd on 127.0.0.1): the CLI runs in the
+    remote workdir, its events stream back, and the prompt crosses on stdin."""
+    remote_wd, local_wd = tmp_path / "remote-ws", tmp_path / "local-ws"
+    remote_wd.mkdir()
+    local_wd.mkdir()
+    target = remote_wd / "remote.txt"
+    with FakeAnthropic([Turn.write(str(target), "written over ssh\n", when="write remotely"),
+                        Turn.reply("done remotely", when="File created")]) as api:
+        a = run_claude(api, local_wd, prompt="write remotely",
+                       transport={"ssh": sshd.spec(remote_wd).model_dump()})
+    assert a.result.status == "completed", a.result.error
+    assert target.read_text() == "written over ssh\n"
+    assert not (local_wd / "remote.txt").exists()
+    # The CLI tells the model where it runs: the remote workdir, not the local one.
+    assert f"Primary working directory: {remote_wd}" in json.dumps(api.calls[0].body)
+    assert str(local_wd) not in json.dumps(api.calls[0].body)
+    assert a.result.final_message == "done remotely" and a.result.session_id
+    assert [c["path"] for c in a.of("file_change")] == [str(target)]
