@@ -14,6 +14,7 @@ from overseer.config import Settings
 from overseer.store import Store
 from overseer.supervisor.llm import LLM, LLMUnavailable, NoLLM, choose_provider
 from overseer.workspace import GitWorkspace
+from overseer.workspace.worktrees import worktree_path
 
 
 @dataclass
@@ -23,6 +24,9 @@ class EngineContext:
     _workspaces: dict[str, GitWorkspace] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _reviewer: tuple[LLM, str] | None = None
+    # Merges into the run's branch happen one at a time; the branch update is also a
+    # compare-and-swap, which catches writers outside this process.
+    merge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reviewer(self) -> tuple[LLM, str]:
         """The supervisor LLM, chosen once per process (loading a model is not per attempt)."""
@@ -42,6 +46,16 @@ class EngineContext:
                     raise KeyError(run_id)
                 self._workspaces[run_id] = GitWorkspace.open(Path(run.workspace))
             return self._workspaces[run_id]
+
+    def task_workspace(self, run_id: str, task_id: str) -> GitWorkspace:
+        """Where a task works: its own worktree when the run is parallel, else the repository."""
+        main = self.workspace(run_id)
+        path = worktree_path(main, run_id, task_id)
+        key = f"{run_id}/{task_id}"
+        with self._lock:
+            if key not in self._workspaces and path.is_dir():
+                self._workspaces[key] = GitWorkspace(path)
+            return self._workspaces.get(key, main)
 
     def attempt_dir(self, run_id: str, task_id: str, attempt: int) -> Path:
         d = self.workspace(run_id).root / ".overseer" / "runs" / run_id / task_id / str(attempt)

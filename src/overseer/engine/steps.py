@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from dbos import DBOS
 from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
 from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
-from overseer.errors import OverseerError
+from overseer.errors import OverseerError, WorkspaceError
 from overseer.events import Event, publish
 from overseer.gates import GateResult, regressions
 from overseer.gates.runner import run_gates
@@ -24,6 +25,7 @@ from overseer.supervisor.llm import NoLLM
 from overseer.supervisor.prompts import task_prompt
 from overseer.supervisor.review import Verdict
 from overseer.workspace.watch import FileActivity
+from overseer.workspace.worktrees import create_worktree, merge_task, remove_worktree, task_branch
 
 
 def attempt_id(run_id: str, task_id: str, n: int) -> str:
@@ -74,7 +76,7 @@ def prepare_attempt(run_id: str, task: dict[str, Any], n: int, feedback: str | N
     """Checkpoint the tree, render the prompt, open the attempt record."""
     ctx = current()
     t = ResolvedTask.model_validate(task)
-    ws = ctx.workspace(run_id)
+    ws = ctx.task_workspace(run_id, t.id)
     _set_state(run_id, t.id, TaskState.RUNNING)
     ref = f"refs/overseer/{run_id}/{t.id}/{n}"
     sha = ws.checkpoint(ref)
@@ -103,7 +105,7 @@ def run_agent(
     ctx = current()
     t = ResolvedTask.model_validate(task)
     aid = attempt_id(run_id, t.id, n)
-    ws = ctx.workspace(run_id)
+    ws = ctx.task_workspace(run_id, t.id)
     adir = ctx.attempt_dir(run_id, t.id, n)
     transcript = adir / "transcript.jsonl"
     started = adir / "agent.started"
@@ -190,7 +192,7 @@ def check_gates(
     ctx = current()
     t = ResolvedTask.model_validate(task)
     aid = attempt_id(run_id, t.id, n)
-    ws = ctx.workspace(run_id)
+    ws = ctx.task_workspace(run_id, t.id)
     changes = ws.changes(checkpoint)
     ctx.store.add_file_changes(aid, [(c.path, c.status, c.added, c.removed) for c in changes])
     out_dir = ctx.attempt_dir(run_id, t.id, n) / "gates"
@@ -219,10 +221,10 @@ def record_decision(run_id: str, task_id: str, n: int, decision: dict[str, Any])
 
 
 @DBOS.step(name="overseer.commit_task")
-def commit_task(run_id: str, task: dict[str, Any], base: str) -> str | None:
+def commit_task(run_id: str, task: dict[str, Any], base: str, final: bool = True) -> str | None:
     ctx = current()
     t = ResolvedTask.model_validate(task)
-    ws = ctx.workspace(run_id)
+    ws = ctx.task_workspace(run_id, t.id)
     sha = ws.commit_task(
         base,
         f"{t.id}: {t.title}",
@@ -231,8 +233,53 @@ def commit_task(run_id: str, task: dict[str, Any], base: str) -> str | None:
     if sha:
         ctx.store.set_task_commit(run_id, t.id, sha)
         publish(Event(type="commit", run_id=run_id, task_id=t.id, data={"sha": sha}))
-    _set_state(run_id, t.id, TaskState.COMPLETED, f"committed {sha[:12]}" if sha else "no changes to commit")
+    if final:
+        _set_state(run_id, t.id, TaskState.COMPLETED, f"committed {sha[:12]}" if sha else "no changes to commit")
     return sha
+
+
+@DBOS.step(name="overseer.prepare_worktree")
+def prepare_worktree(run_id: str, task_id: str) -> str:
+    """A worktree for the task, on a branch from the run's branch as it is now — which holds
+    the merged results of every dependency. Reused as it is after a crash."""
+    ctx = current()
+    main = ctx.workspace(run_id)
+    wt = create_worktree(main, run_id, task_id, main.head() or main.current_tree())
+    publish(Event(type="notice", run_id=run_id, task_id=task_id,
+                  data={"message": f"working in worktree {wt.root.relative_to(main.root)}"}))
+    return str(wt.root)
+
+
+MERGE_CAS_TRIES = 5
+
+
+@DBOS.step(name="overseer.merge_task")
+def merge_back(run_id: str, task: dict[str, Any]) -> dict[str, Any]:
+    """Merge the task's branch into the run's branch; conflicts change nothing and are named."""
+    ctx = current()
+    t = ResolvedTask.model_validate(task)
+    main = ctx.workspace(run_id)
+    for attempt in range(MERGE_CAS_TRIES):
+        try:
+            with ctx.merge_lock:
+                result = merge_task(main, task_branch(run_id, t.id), f"merge {t.id}: {t.title}",
+                                    {"Overseer-Run": run_id, "Overseer-Merge": t.id})
+            break
+        except WorkspaceError as e:
+            # Someone else moved the branch between our read and our swap: merge again.
+            if "moved while" not in e.message or attempt == MERGE_CAS_TRIES - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    if not result.conflicts:
+        sha = result.sha or main.head()
+        if sha:
+            ctx.store.set_task_commit(run_id, t.id, sha)
+        _set_state(run_id, t.id, TaskState.COMPLETED, f"merged {sha[:12]}" if sha else "nothing to merge")
+        if remove_worktree(main, run_id, t.id):
+            with ctx._lock:
+                ctx._workspaces.pop(f"{run_id}/{t.id}", None)
+        publish(Event(type="commit", run_id=run_id, task_id=t.id, data={"sha": sha or "", "merge": True}))
+    return {"sha": result.sha, "conflicts": list(result.conflicts)}
 
 
 @DBOS.step(name="overseer.finish_run")
@@ -258,9 +305,9 @@ def breakpoint_topic(bp_id: str) -> str:
 
 
 @DBOS.step(name="overseer.open_breakpoint")
-def open_breakpoint(run_id: str, task_id: str, n: int, kind: str, message: str) -> str:
+def open_breakpoint(run_id: str, task_id: str, n: int, kind: str, message: str, key: str = "") -> str:
     ctx = current()
-    bp = breakpoint_id(run_id, task_id, n, kind)
+    bp = breakpoint_id(run_id, task_id, n, f"{kind}#{key}" if key else kind)
     ctx.store.open_breakpoint(
         run_id, kind, message, task_id=task_id,
         attempt_id=attempt_id(run_id, task_id, n) if n else None, severity="human", breakpoint_id=bp,
@@ -292,7 +339,7 @@ def close_breakpoint(run_id: str, task_id: str, bp: str, resolution: dict[str, A
 
 @DBOS.step(name="overseer.restore_checkpoint")
 def restore_checkpoint(run_id: str, task_id: str, sha: str) -> None:
-    current().workspace(run_id).restore(sha)
+    current().task_workspace(run_id, task_id).restore(sha)
     publish(Event(type="notice", run_id=run_id, task_id=task_id,
                   data={"message": f"rolled the workspace back to {sha[:12]}"}))
 
@@ -343,7 +390,7 @@ def review_attempt(
     ctx = current()
     t = ResolvedTask.model_validate(task)
     aid = attempt_id(run_id, t.id, n)
-    ws = ctx.workspace(run_id)
+    ws = ctx.task_workspace(run_id, t.id)
     agent = AgentResult.model_validate(result)
     gate_results = [GateResult.model_validate(g) for g in gates]
     llm, _why = ctx.reviewer()

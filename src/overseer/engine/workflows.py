@@ -60,7 +60,9 @@ def run_workflow(run_id: str) -> dict[str, Any]:
         for t in ready[: parallel - len(running)]:
             steps.mark_ready(run_id, t["id"])
             with SetWorkflowID(task_workflow_id(run_id, t["id"])):
-                DBOS.start_workflow(task_workflow, run_id, by_id[t["id"]], run_id, baseline)
+                # Tasks that may run side by side each get a worktree of their own.
+                spec_t = {**by_id[t["id"]], "worktree": parallel > 1}
+                DBOS.start_workflow(task_workflow, run_id, spec_t, run_id, baseline)
             running.add(t["id"])
         if not running and not parked:
             break
@@ -87,10 +89,10 @@ def task_workflow(
 
 
 def _ask_human(
-    run_id: str, task: dict[str, Any], n: int, kind: str, message: str, last: bool
+    run_id: str, task: dict[str, Any], n: int, kind: str, message: str, last: bool, key: str = ""
 ) -> dict[str, Any]:
     """Park this task (only this one) until a person approves, rejects or answers."""
-    bp = steps.open_breakpoint(run_id, task["id"], n, kind, message)
+    bp = steps.open_breakpoint(run_id, task["id"], n, kind, message, key)
     DBOS.send(run_id, {"task": task["id"], "parked": True}, topic=TASK_DONE)
     msg: dict[str, Any] | None = None
     while msg is None:
@@ -106,6 +108,23 @@ def _human_feedback(msg: dict[str, Any]) -> str:
     return f"A person {verb}:\n\n{msg.get('note') or ''}".strip()
 
 
+def _merge(run_id: str, task: dict[str, Any]) -> str:
+    """Bring a worktree task's commit into the run's branch; a conflict waits for a person,
+    who resolves it on the branch and approves (the merge is tried again) or rejects."""
+    tries = 0
+    while True:
+        merged = steps.merge_back(run_id, task)
+        if not merged["conflicts"]:
+            return "completed"
+        tries += 1
+        files = ", ".join(merged["conflicts"])
+        msg = _ask_human(run_id, task, 0, "merge_conflict",
+                         f"merging task {task['id']} conflicts in: {files}; resolve them on the branch "
+                         "and approve to merge again, or reject", last=True, key=str(tries))
+        if msg["action"] != "approve":
+            return "failed"
+
+
 def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, Any]]) -> str:
     max_attempts = int(task["max_attempts"])
     feedback: str | None = None
@@ -113,6 +132,8 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
     # A retry continues the agent's session (for agents that have one), so the agent keeps
     # its context and reads the feedback as a follow-up.
     session: str | None = None
+    if task.get("worktree"):
+        steps.prepare_worktree(run_id, task["id"])
     if task["breakpoint"] == "before":
         msg = _ask_human(run_id, task, 0, "before_task", f"task {task['id']} ({task['title']}) is about to start", True)
         if msg["action"] == "reject":
@@ -179,8 +200,8 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
                 action, feedback = "retry", _human_feedback(msg)
 
         if action == "proceed":
-            steps.commit_task(run_id, task, base)
-            return "completed"
+            steps.commit_task(run_id, current, base, final=not task.get("worktree"))
+            return _merge(run_id, task) if task.get("worktree") else "completed"
         if action == "abort":
             return "failed"
         if action == "rollback":
