@@ -7,10 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from e2e_helpers import git
 from tests.fakes.openai_responses import FakeResponses, add_file_patch, apply_patch_item, reply, say
 from tests.realbin import cli
-
-from e2e_helpers import git
 
 pytestmark = pytest.mark.real
 

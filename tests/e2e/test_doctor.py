@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from e2e_helpers import clean_env
 
 OVERSEER = Path(sys.executable).parent / "overseer"
