@@ -7,8 +7,8 @@ from pathlib import Path
 from dbos import DBOSClient
 
 from overseer.agents.process import kill_leftovers
+from overseer.engine.generations import generation, run_workflow_id, task_workflow_id
 from overseer.engine.runtime import system_database_url
-from overseer.engine.workflows import task_workflow_id
 from overseer.lifecycle import TERMINAL_TASK_STATES, RunState, TaskState
 from overseer.store import Store
 
@@ -19,9 +19,10 @@ def cancel_run(store: Store, store_url: str, repo: Path, run_id: str, reason: st
     client = DBOSClient(system_database_url=system_database_url(store_url, repo))
     try:
         # Workflows first, so no new step starts while the agents are being killed.
-        client.cancel_workflow(run_id, cancel_children=True)
+        g = generation(store, run_id)
+        client.cancel_workflow(run_workflow_id(run_id, g), cancel_children=True)
         for t in tasks:
-            client.cancel_workflow(task_workflow_id(run_id, t.task_id))
+            client.cancel_workflow(task_workflow_id(run_id, g, t.task_id))
     finally:
         client.destroy()
     for attempt_id, _pgid in store.open_attempts_with_pgid(run_id):

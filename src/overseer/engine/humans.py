@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dbos import DBOSClient
 
+from overseer.engine.generations import generation, task_workflow_id
 from overseer.engine.runtime import system_database_url
 from overseer.engine.steps import breakpoint_topic
-from overseer.engine.workflows import task_workflow_id
 from overseer.errors import OverseerError
 from overseer.store import BreakpointRecord, Store
 
@@ -46,7 +46,7 @@ def resolve(
     try:
         # The idempotency key makes a repeated command deliver the answer once.
         client.send(
-            task_workflow_id(bp.run_id, bp.task_id),
+            task_workflow_id(bp.run_id, generation(store, bp.run_id), bp.task_id),
             {"action": action, "note": note, "by": by},
             topic=breakpoint_topic(bp.id),
             idempotency_key=f"{bp.id}:{state}",

@@ -17,6 +17,7 @@ from overseer.agents.process import kill_all_live_groups, kill_leftovers
 from overseer.config import Settings, redact_value
 from overseer.engine import runtime
 from overseer.engine.context import EngineContext, set_context
+from overseer.engine.generations import generation, next_generation, run_workflow_id
 from overseer.errors import EXIT_INTERNAL, OverseerError
 from overseer.events import Event, publish
 from overseer.plan import Plan, resolve_task
@@ -95,6 +96,10 @@ def prepare_run(
 STATUS_POLL_S = 0.5
 
 
+def _reopened(store: Store, run_id: str) -> bool:
+    return any(t.state == "pending" for t in store.list_tasks(run_id))
+
+
 def parked(store: Store, run_id: str) -> bool:
     """True when nothing can move without a person: every unfinished task waits at a
     breakpoint, or waits for a dependency that is not completed."""
@@ -125,12 +130,18 @@ def execute(
     try:
         from overseer.engine.workflows import run_workflow
 
-        if DBOS.get_workflow_status(run_id) is None:
-            with SetWorkflowID(run_id):
-                handle = DBOS.start_workflow(run_workflow, run_id)
+        g = generation(store, run_id)
+        status = DBOS.get_workflow_status(run_workflow_id(run_id, g))
+        if status is not None and status.status == "SUCCESS" and _reopened(store, run_id):
+            # Finished, then rolled back: the re-opened tasks run in a new generation.
+            g, status = next_generation(store, run_id), None
+        wf = run_workflow_id(run_id, g)
+        if status is None:
+            with SetWorkflowID(wf):
+                handle = DBOS.start_workflow(run_workflow, run_id, g)
         else:
             # DBOS's recovery at launch has already resumed it if it was unfinished.
-            handle = DBOS.retrieve_workflow(run_id)
+            handle = DBOS.retrieve_workflow(wf)
         try:
             # Watch the durable status rather than block on the handle: a cancel from another
             # process must end this wait even while the workflow's thread sits in a recv.

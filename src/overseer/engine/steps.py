@@ -51,7 +51,7 @@ def load_run(run_id: str) -> dict[str, Any]:
     publish(Event(type="run_started", run_id=run_id, data={"tasks": len(tasks)}))
     return {
         "parallel": run.parallel,
-        "tasks": [plan_tasks[t.task_id] for t in tasks],
+        "tasks": [{**plan_tasks[t.task_id], "attempt_offset": t.attempts} for t in tasks],
         "states": {t.task_id: t.state for t in tasks},
     }
 

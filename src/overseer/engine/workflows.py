@@ -13,6 +13,7 @@ from dbos import DBOS, SetWorkflowID
 from overseer.agents import AgentResult
 from overseer.engine import steps
 from overseer.engine.decide import AttemptEvidence, decide
+from overseer.engine.generations import run_workflow_id, task_workflow_id
 from overseer.gates import GateResult
 from overseer.supervisor.review import Verdict
 
@@ -24,12 +25,9 @@ RECV_TIMEOUT_S = 24 * 3600
 MAX_RATE_LIMIT_WAITS = 20
 
 
-def task_workflow_id(run_id: str, task_id: str) -> str:
-    return f"{run_id}/{task_id}"
-
-
 @DBOS.workflow(name="overseer.run")
-def run_workflow(run_id: str) -> dict[str, Any]:
+def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
+    me = run_workflow_id(run_id, generation)
     spec = steps.load_run(run_id)
     baseline = steps.baseline_gates(run_id)
     order = sorted(range(len(spec["tasks"])), key=lambda i: (-spec["tasks"][i]["priority"], i))
@@ -59,10 +57,10 @@ def run_workflow(run_id: str) -> dict[str, Any]:
         ]
         for t in ready[: parallel - len(running)]:
             steps.mark_ready(run_id, t["id"])
-            with SetWorkflowID(task_workflow_id(run_id, t["id"])):
+            with SetWorkflowID(task_workflow_id(run_id, generation, t["id"])):
                 # Tasks that may run side by side each get a worktree of their own.
-                spec_t = {**by_id[t["id"]], "worktree": parallel > 1}
-                DBOS.start_workflow(task_workflow, run_id, spec_t, run_id, baseline)
+                spec_t = {**by_id[t["id"]], "worktree": parallel > 1, "parent": me}
+                DBOS.start_workflow(task_workflow, run_id, spec_t, me, baseline)
             running.add(t["id"])
         if not running and not parked:
             break
@@ -93,11 +91,11 @@ def _ask_human(
 ) -> dict[str, Any]:
     """Park this task (only this one) until a person approves, rejects or answers."""
     bp = steps.open_breakpoint(run_id, task["id"], n, kind, message, key)
-    DBOS.send(run_id, {"task": task["id"], "parked": True}, topic=TASK_DONE)
+    DBOS.send(task["parent"], {"task": task["id"], "parked": True}, topic=TASK_DONE)
     msg: dict[str, Any] | None = None
     while msg is None:
         msg = DBOS.recv(steps.breakpoint_topic(bp), timeout_seconds=RECV_TIMEOUT_S)
-    DBOS.send(run_id, {"task": task["id"], "parked": False}, topic=TASK_DONE)
+    DBOS.send(task["parent"], {"task": task["id"], "parked": False}, topic=TASK_DONE)
     failing = msg["action"] == "reject" and last
     steps.close_breakpoint(run_id, task["id"], bp, msg, "failed" if failing else "running")
     return msg
@@ -142,7 +140,8 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
             feedback = _human_feedback(msg)
     # The agent and its fallbacks, in order: a usage limit moves to the next one, or waits.
     agents = [(task["agent_name"], task["agent"])] + [(f[0], f[1]) for f in task.get("fallbacks", [])]
-    which, tries, n, waits = 0, 0, 0, 0
+    # Attempt numbers go on from earlier generations (after a rollback), so no record is reused.
+    which, tries, n, waits = 0, 0, int(task.get("attempt_offset", 0)), 0
     history: list[str] = []  # earlier attempts' feedback, for the reviewer
     while tries < max_attempts:
         n += 1
@@ -165,9 +164,9 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
                 steps.fail_task(run_id, task["id"], f"still rate-limited after {MAX_RATE_LIMIT_WAITS} waits")
                 return "failed"
             seconds = steps.note_rate_limit(run_id, task["id"], n, result.model_dump(mode="json"), None, waits)
-            DBOS.send(run_id, {"task": task["id"], "parked": True}, topic=TASK_DONE)
+            DBOS.send(task["parent"], {"task": task["id"], "parked": True}, topic=TASK_DONE)
             DBOS.sleep(seconds)
-            DBOS.send(run_id, {"task": task["id"], "parked": False}, topic=TASK_DONE)
+            DBOS.send(task["parent"], {"task": task["id"], "parked": False}, topic=TASK_DONE)
             continue
         tries += 1
         last = tries == max_attempts
