@@ -202,6 +202,13 @@ class DecisionSettings(_Section):
         description="Confidence taken off for each earlier attempt of the task that was not "
         "accepted.",
     )
+    reviewer_min_confidence: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A verdict whose own confidence is below this is recorded and shown, but "
+        "cannot hold back work the gates accept (a small local model is often unsure and wrong).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> DecisionSettings:

@@ -266,10 +266,26 @@ def test_confidence_gates_dominate() -> None:
     # A doubting reviewer lowers confidence; a failing gate keeps it low whatever it says.
     assert decide(_ev(gates=[ok_gate()], verdict=llm(score=0.3, confidence=0.9))).confidence < tested
     assert decide(_ev(gates=[bad_gate()], verdict=llm(score=1, confidence=1))).confidence <= 0.05
-    # An unsure reviewer moves it less than a sure one.
+    # A reviewer unsure of itself (below reviewer_min_confidence) does not move it at all.
     unsure = decide(_ev(gates=[ok_gate()], verdict=llm(False, confidence=0.1))).confidence
     sure = decide(_ev(gates=[ok_gate()], verdict=llm(False, confidence=1.0))).confidence
-    assert sure < unsure < tested
+    assert sure < unsure == tested
+
+
+def test_unsure_reviewer_cannot_block_what_the_gates_accept() -> None:
+    # The embedded 135M model's typical answer: "complete", confidence 0, a list of objections.
+    v = llm(True, score=0.0, confidence=0.0)
+    d = decide(_ev(gates=[ok_gate()], verdict=v.model_copy(update={"unmet_criteria": ["issue"]})))
+    assert d.action == "proceed"
+    assert any("unsure" in r and "reviewer_min_confidence" in r for r in d.reasons)
+    # The same verdict from a sure reviewer is a disagreement, and the gates alone never proceed
+    # past a failing required gate whatever the reviewer says.
+    sure = v.model_copy(update={"unmet_criteria": ["issue"], "confidence": 0.9})
+    assert decide(_ev(gates=[ok_gate()], verdict=sure)).action != "proceed"
+    assert decide(_ev(gates=[bad_gate()], verdict=llm(True, confidence=0.0))).action != "proceed"
+    # The floor is a setting.
+    th = Thresholds(reviewer_min_confidence=0.0)
+    assert decide(_ev(gates=[ok_gate()], verdict=v.model_copy(update={"unmet_criteria": ["x"]})), th).action != "proceed"
 
 
 def test_history_lowers_confidence() -> None:

@@ -65,7 +65,7 @@ class AttemptSummary(BaseModel):
     ) -> AttemptSummary:
         """The summary the workflow appends to `history` after deciding on `ev` (pass the same
         thresholds decide() had)."""
-        verdict = _llm_verdict(ev.verdict)
+        verdict = _llm_verdict(ev.verdict, th or Thresholds())
         gates_ok = _gates_ok(ev.gates)
         return cls(
             attempt=ev.attempt,
@@ -109,6 +109,7 @@ class Thresholds(BaseModel):
     repeat_failures_before_rollback: int = _DEFAULTS.repeat_failures_before_rollback
     gates_weight: float = _DEFAULTS.gates_weight
     history_penalty: float = _DEFAULTS.history_penalty
+    reviewer_min_confidence: float = _DEFAULTS.reviewer_min_confidence
 
     @classmethod
     def from_settings(cls, s: DecisionSettings) -> Thresholds:
@@ -141,7 +142,7 @@ def decide(ev: AttemptEvidence, th: Thresholds | None = None) -> Decision:
     # A failing required gate is already blocking; these are regressions it would not report.
     regressed = [g for g in ev.gates if g.regressions and not (g.required and not g.passed)]
     signature = failure_signature(ev.gates, ev.agent)
-    verdict = _llm_verdict(ev.verdict)
+    verdict = _llm_verdict(ev.verdict, th)
     confidence = _confidence(ev, verdict, th)
     reasons: list[str] = []
     feedback: list[str] = []
@@ -285,10 +286,13 @@ def _by_confidence(
 # --------------------------------------------------------------------------- evidence
 
 
-def _llm_verdict(v: Verdict | None) -> Verdict | None:
+def _llm_verdict(v: Verdict | None, th: Thresholds) -> Verdict | None:
     """The verdict when it is independent evidence. A rules-only verdict is derived from the
-    gates themselves, so counting it again would be counting the gates twice."""
-    return v if v is not None and v.reviewer != "rules" else None
+    gates themselves, so counting it again would be counting the gates twice; a reviewer below
+    decision.reviewer_min_confidence says itself that its judgement is not evidence."""
+    if v is None or v.reviewer == "rules" or v.confidence < th.reviewer_min_confidence:
+        return None
+    return v
 
 
 def _gates_ok(gates: list[GateResult]) -> bool:
@@ -368,6 +372,11 @@ def _review_note(ev: AttemptEvidence, verdict: Verdict | None) -> str:
                 f"score {verdict.score:.2f}, confidence {verdict.confidence:.2f}")
     if ev.review_error:
         return f"no reviewer verdict (review failed: {ev.review_error}): decided on the gates alone"
+    if ev.verdict is not None and ev.verdict.reviewer != "rules":
+        v = ev.verdict
+        return (f"reviewer {v.reviewer} was unsure (confidence {v.confidence:.2f} < "
+                f"decision.reviewer_min_confidence): its findings are recorded, not counted; "
+                "decided on the gates alone")
     if ev.verdict is not None:
         return "reviewed by rules only (no LLM): decided on the gates alone"
     return "no reviewer verdict: decided on the gates alone"
