@@ -60,9 +60,12 @@ def run_overseer(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[st
     home = tmp_path / "home"
     home.mkdir()
 
-    def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            overseer_cmd(*args), cwd=cwd, env=clean_env(home), capture_output=True, text=True, timeout=timeout
+            overseer_cmd(*args), cwd=cwd, env={**clean_env(home), **(env or {})},
+            capture_output=True, text=True, timeout=timeout,
         )
 
     return run

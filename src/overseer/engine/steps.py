@@ -15,6 +15,7 @@ from dbos import DBOS
 from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
 from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
+from overseer.engine.outcomes import record_outcomes
 from overseer.errors import OverseerError, WorkspaceError
 from overseer.events import Event, publish
 from overseer.gates import GateResult, regressions
@@ -50,6 +51,8 @@ def load_run(run_id: str) -> dict[str, Any]:
     plan_tasks = {t["id"]: t for t in run.plan_json["resolved_tasks"]}
     publish(Event(type="run_started", run_id=run_id, data={"tasks": len(tasks)}))
     return {
+        # Thresholds as recorded when the run started, so a replay decides the same way.
+        "thresholds": (run.config_json or {}).get("decision", {}),
         "parallel": run.parallel,
         "tasks": [{**plan_tasks[t.task_id], "attempt_offset": t.attempts} for t in tasks],
         "states": {t.task_id: t.state for t in tasks},
@@ -289,6 +292,7 @@ def finish_run(run_id: str) -> dict[str, Any]:
     ok = all(t.state == TaskState.COMPLETED for t in tasks)
     state = RunState.COMPLETED if ok else RunState.FAILED
     ctx.store.set_run_state(run_id, state)
+    record_outcomes(ctx.store, run_id)
     summary = {"state": state.value, "tasks": {t.task_id: t.state for t in tasks}}
     publish(Event(type="run_finished", run_id=run_id, data=summary))
     return summary

@@ -12,7 +12,7 @@ from dbos import DBOS, SetWorkflowID
 
 from overseer.agents import AgentResult
 from overseer.engine import steps
-from overseer.engine.decide import AttemptEvidence, decide
+from overseer.engine.decide import AttemptEvidence, AttemptSummary, Thresholds, decide
 from overseer.engine.generations import run_workflow_id, task_workflow_id
 from overseer.gates import GateResult
 from overseer.supervisor.review import Verdict
@@ -59,7 +59,8 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
             steps.mark_ready(run_id, t["id"])
             with SetWorkflowID(task_workflow_id(run_id, generation, t["id"])):
                 # Tasks that may run side by side each get a worktree of their own.
-                spec_t = {**by_id[t["id"]], "worktree": parallel > 1, "parent": me}
+                spec_t = {**by_id[t["id"]], "worktree": parallel > 1, "parent": me,
+                          "thresholds": spec["thresholds"]}
                 DBOS.start_workflow(task_workflow, run_id, spec_t, me, baseline)
             running.add(t["id"])
         if not running and not parked:
@@ -143,6 +144,8 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
     # Attempt numbers go on from earlier generations (after a rollback), so no record is reused.
     which, tries, n, waits = 0, 0, int(task.get("attempt_offset", 0)), 0
     history: list[str] = []  # earlier attempts' feedback, for the reviewer
+    summaries: list[AttemptSummary] = []  # earlier attempts, for decide()
+    th = Thresholds(**{k: v for k, v in task.get("thresholds", {}).items() if k in Thresholds.model_fields})
     while tries < max_attempts:
         n += 1
         current = {**task, "agent_name": agents[which][0], "agent": agents[which][1]}
@@ -176,9 +179,12 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
             [g.model_dump(mode="json") for g in gates], history,
         )
         verdict = Verdict.model_validate(review["verdict"]) if review["verdict"] else None
-        decision = decide(
-            AttemptEvidence(attempt=tries, max_attempts=max_attempts, agent=result, gates=gates, verdict=verdict)
+        evidence = AttemptEvidence(
+            attempt=tries, max_attempts=max_attempts, agent=result, gates=gates, verdict=verdict,
+            review_error=review["error"], history=list(summaries),
         )
+        decision = decide(evidence, th)
+        summaries.append(AttemptSummary.of(evidence, decision, th))
         steps.record_decision(run_id, task["id"], n, decision.model_dump(mode="json"))
         action, feedback = decision.action, decision.feedback
         if feedback:
