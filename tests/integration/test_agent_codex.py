@@ -193,7 +193,10 @@ def test_max_turns_is_overseers_limit(workspace: Path) -> None:
         a = run_codex(server, workspace, max_turns=2)
     assert a.result.status == "failed"
     assert a.result.error and "max_turns 2" in a.result.error
-    assert len(a.of("tool_call")) == 3  # the third call is the one over the limit
+    # The third call is the one over the limit; one more may already be under way when the
+    # process group is killed, but the rest of the script never runs.
+    assert 3 <= len(a.of("tool_call")) <= 4
+    assert len((workspace / "steps.txt").read_text().splitlines()) <= 4
     assert processes_left(a) == []
 
 
