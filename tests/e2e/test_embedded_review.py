@@ -6,7 +6,6 @@ import json
 import sqlite3
 
 import pytest
-
 from tests.realbin import missing
 
 pytestmark = [pytest.mark.real, pytest.mark.slow, pytest.mark.timeout(900)]
