@@ -11,6 +11,7 @@ secret-looking environment variables (`known_secret_values`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -246,6 +247,9 @@ class GatesSettings(_Section):
     )
 
 
+NotifyEvent = Literal["breakpoint", "task_failed", "run_finished"]
+
+
 class NotificationsSettings(_Section):
     """Who hears about breakpoints and finished runs."""
 
@@ -255,7 +259,156 @@ class NotificationsSettings(_Section):
         "In the environment: a JSON list, or URLs separated by commas or spaces.",
     )
     command: str | None = Field(
-        default=None, description="Shell command run for each notification, besides `urls`."
+        default=None,
+        description="Shell command run for each notification, besides `urls`. The message is "
+        "never put into the command line: it arrives on stdin and in `OVERSEER_MESSAGE`, with "
+        "`OVERSEER_EVENT`, `OVERSEER_RUN_ID`, `OVERSEER_TASK_ID`, `OVERSEER_BREAKPOINT_ID` and "
+        "`OVERSEER_RESOLVE` (the command that resolves it).",
+    )
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(get_args(NotifyEvent)),
+        description="Which events notify: a breakpoint opened (human ones; auto ones are only "
+        "recorded), a task failed, a run finished.",
+    )
+    timeout: float = Field(
+        default=10, gt=0, description="Seconds one notification (a URL or the command) may take."
+    )
+
+
+BreakpointSeverity = Literal["info", "warning", "critical"]
+BreakpointMode = Literal["auto", "human"]
+_RULE_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class BuiltinRule(_Section):
+    """A built-in breakpoint rule's switch, severity and mode (docs/breakpoints.md)."""
+
+    enabled: bool = True
+    severity: BreakpointSeverity = "warning"
+    # human: the task waits for a person; auto: recorded as resolved, and the task goes on.
+    mode: BreakpointMode = "human"
+
+
+class ArchitectureDecisionRule(BuiltinRule):
+    globs: list[str] = Field(default_factory=list)
+
+
+class ConfidenceTooLowRule(BuiltinRule):
+    below: float = Field(default=0.4, ge=0, le=1)
+
+
+class ConsecutiveFailuresRule(BuiltinRule):
+    at: int = Field(default=3, ge=1)
+
+
+class BreakpointRule(_Section):
+    """A user's breakpoint rule: a CEL expression over the rule context (docs/breakpoints.md)."""
+
+    name: str = Field(pattern=_RULE_NAME)
+    when: str = Field(min_length=1)
+    kind: str | None = Field(default=None, pattern=_RULE_NAME)
+    severity: BreakpointSeverity = "warning"
+    mode: BreakpointMode = "human"
+    message: str = ""
+
+
+# Severity and mode of each built-in when the config does not say; a partial mapping in a file
+# (`confidence_too_low: {below: 0.3}`) keeps the rest of its rule's defaults.
+BUILTIN_RULE_DEFAULTS: dict[str, dict[str, str]] = {
+    "architecture_decision": {"severity": "warning", "mode": "human"},
+    "breaking_test_failure": {"severity": "critical", "mode": "human"},
+    "conflicting_solutions": {"severity": "warning", "mode": "auto"},
+    "milestone_completion": {"severity": "info", "mode": "human"},
+    "confidence_too_low": {"severity": "warning", "mode": "human"},
+    "consecutive_failures": {"severity": "warning", "mode": "human"},
+    "budget_exceeded": {"severity": "critical", "mode": "human"},
+}
+
+
+def _builtin(cls: type[BuiltinRule], name: str, description: str) -> Any:
+    return Field(default_factory=lambda: cls.model_validate(BUILTIN_RULE_DEFAULTS[name]),
+                 description=description)
+
+
+class BreakpointsSettings(_Section):
+    """When a task stops for a person (or is flagged): built-in rules and your own CEL rules.
+    Each built-in is a mapping of `enabled`, `severity` (info, warning, critical), `mode`
+    (human: the task waits; auto: recorded, the task goes on) and its own parameters."""
+
+    architecture_decision: ArchitectureDecisionRule = _builtin(
+        ArchitectureDecisionRule, "architecture_decision",
+        "Changed files match one of `globs` (a glob without `/` matches a file name at any "
+        "depth; `**` spans directories). No globs: never fires.")
+    breaking_test_failure: BuiltinRule = _builtin(
+        BuiltinRule, "breaking_test_failure",
+        "A test that passed before the run fails now (a regression in any gate).")
+    conflicting_solutions: BuiltinRule = _builtin(
+        BuiltinRule, "conflicting_solutions",
+        "The required gates pass but the reviewer says the task is incomplete. `auto` by "
+        "default: the decision engine retries and asks a person after "
+        "`decision.max_disagreements`.")
+    milestone_completion: BuiltinRule = _builtin(
+        BuiltinRule, "milestone_completion",
+        "The last task of a milestone with `review: human` in the plan is about to complete.")
+    confidence_too_low: ConfidenceTooLowRule = _builtin(
+        ConfidenceTooLowRule, "confidence_too_low",
+        "The required gates pass but the combined confidence is below `below` (0 to 1).")
+    consecutive_failures: ConsecutiveFailuresRule = _builtin(
+        ConsecutiveFailuresRule, "consecutive_failures",
+        "The task's attempts failed `at` times in a row.")
+    budget_exceeded: BuiltinRule = _builtin(
+        BuiltinRule, "budget_exceeded",
+        "The task's or the run's cost or tokens passed a limit in `budgets`. No limits: never "
+        "fires.")
+    rules: list[BreakpointRule] = Field(
+        default_factory=list,
+        description="Your own rules: each a mapping of `name`, `when` (a CEL expression), "
+        "`kind` (default: the name), `severity`, `mode` and `message` (a template: "
+        "`{task.id}`, `{confidence}`, ...).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        for name, defaults in BUILTIN_RULE_DEFAULTS.items():
+            if isinstance(data.get(name), str) and data[name].lstrip().startswith("{"):
+                # From the environment: OVERSEER_BREAKPOINTS__<RULE>='{"mode": "auto"}'.
+                with contextlib.suppress(json.JSONDecodeError):
+                    data[name] = json.loads(data[name])
+            if isinstance(data.get(name), Mapping):
+                data[name] = {**defaults, **data[name]}
+        return data
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> BreakpointsSettings:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in BUILTIN_RULE_DEFAULTS:
+                raise ValueError(f"rule {rule.name!r} has a built-in rule's name: configure the "
+                                 f"built-in under `breakpoints.{rule.name}`, or rename the rule")
+            if rule.name in seen:
+                raise ValueError(f"two rules are named {rule.name!r}")
+            seen.add(rule.name)
+        return self
+
+
+class BudgetsSettings(_Section):
+    """Cost and token limits; crossing one opens a `budget_exceeded` breakpoint."""
+
+    run_cost_usd: float | None = Field(
+        default=None, gt=0, description="Most the whole run may cost, in USD. Unset: no limit."
+    )
+    task_cost_usd: float | None = Field(
+        default=None, gt=0, description="Most one task (all its attempts) may cost, in USD."
+    )
+    run_tokens: int | None = Field(
+        default=None, gt=0, description="Most agent tokens (input + output) for the whole run."
+    )
+    task_tokens: int | None = Field(
+        default=None, gt=0, description="Most agent tokens (input + output) for one task."
     )
 
 
@@ -286,6 +439,8 @@ class Settings(BaseSettings):
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
     gates: GatesSettings = Field(default_factory=GatesSettings)
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
+    breakpoints: BreakpointsSettings = Field(default_factory=BreakpointsSettings)
+    budgets: BudgetsSettings = Field(default_factory=BudgetsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod
@@ -316,9 +471,21 @@ SECTIONS: dict[str, type[_Section]] = {
 
 
 def _field(key: str) -> FieldInfo | None:
-    section, _, name = key.partition(".")
-    model = SECTIONS.get(section)
-    return model.model_fields.get(name) if model is not None else None
+    """The field a dotted key names, also inside nested mappings and lists
+    (`breakpoints.rules.0.when`)."""
+    section, *names = key.split(".")
+    model: Any = SECTIONS.get(section)
+    info: FieldInfo | None = None
+    for name in names:
+        if name.isdigit() and info is not None and _is_list(info):
+            continue  # a list index: `model` is already the item's model
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(name)
+        if info is None:
+            return None
+        model = get_args(info.annotation)[0] if _is_list(info) else info.annotation
+    return info
 
 
 # --------------------------------------------------------------------------- layers
@@ -552,6 +719,8 @@ def _bounds(info: FieldInfo) -> str:
             hi = f"<= {_number(m.le)}"
         if getattr(m, "lt", None) is not None:
             hi = f"< {_number(m.lt)}"
+        if getattr(m, "pattern", None) is not None:
+            lo = f"matching {m.pattern}"
     if lo.startswith(">=") and hi.startswith("<="):
         return f" between {lo[3:]} and {hi[3:]}"
     bounds = " and ".join(b for b in (lo, hi) if b)
@@ -566,7 +735,14 @@ def _phrase(annotation: Any) -> str:
     if get_origin(annotation) is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(annotation))
     if get_origin(annotation) is list:
-        return f"a list of {_phrase(get_args(annotation)[0]).removeprefix('a ')}s"
+        item = get_args(annotation)[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return f"a list of mappings of {', '.join(item.model_fields)}"
+        if get_origin(item) is Literal:
+            return "a list, each " + _phrase(item)
+        return f"a list of {_phrase(item).removeprefix('a ')}s"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"a mapping of {', '.join(annotation.model_fields)}"
     return {
         bool: "true or false",
         int: "an integer",
@@ -615,7 +791,7 @@ def _config_error(exc: ValidationError, origins: Mapping[str, _Origin]) -> Confi
     hints: list[str] = []
     for error in exc.errors(include_url=False):
         loc = tuple(str(p) for p in error["loc"])
-        key = ".".join(loc[:2])
+        key = ".".join(loc) if len(loc) > 2 and _field(".".join(loc)) else ".".join(loc[:2])
         origin = _lookup(origins, loc)
         where = origin.where if origin else "config"
         if error["type"] == "extra_forbidden":
@@ -678,7 +854,16 @@ def _leaves(settings: Settings) -> Iterator[tuple[str, Any]]:
     for section in SECTIONS:
         model = getattr(settings, section)
         for name in type(model).model_fields:
-            yield f"{section}.{name}", getattr(model, name)
+            yield f"{section}.{name}", _dumped(getattr(model, name))
+
+
+def _dumped(value: Any) -> Any:
+    """A nested model (a breakpoint rule) as the plain data a file would hold."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_dumped(v) for v in value]
+    return value
 
 
 def explain_settings(
@@ -695,7 +880,10 @@ def explain_settings(
         secrets.add(env[key_env])
     values = []
     for key, value in _leaves(settings):
-        origin = origins.get(key)
+        # A nested key set alone (OVERSEER_BREAKPOINTS__CONSECUTIVE_FAILURES__AT) names its mapping's source.
+        origin = origins.get(key) or next(
+            (o for k, o in reversed(origins.items()) if k.startswith(key + ".")), None
+        )
         values.append(
             ConfigValue(
                 key,
@@ -801,7 +989,7 @@ def _scrub(value: Any, secrets: set[str]) -> Any:
 
 
 def _default(info: FieldInfo) -> str:
-    value = info.get_default(call_default_factory=True)
+    value = _dumped(info.get_default(call_default_factory=True))
     return "`" + json.dumps(value) + "`" if value is not None else "unset"
 
 

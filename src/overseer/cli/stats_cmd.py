@@ -16,12 +16,26 @@ from overseer.errors import OverseerError
 
 
 def stats(
-    run: str | None = typer.Argument(None, help="run id or unique prefix (default: the latest)"),
+    run: str | None = typer.Argument(
+        None, metavar="RUN|breakpoints",
+        help="run id or unique prefix (default: the latest), or `breakpoints`",
+    ),
+    bp_run: str | None = typer.Argument(
+        None, metavar="RUN", show_default=False, help="after `breakpoints`: the run"
+    ),
     all_runs: bool = typer.Option(False, "--all", help="every run in this repository"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object"),
 ) -> None:
     """Per-agent success rates, attempts per task, decisions, and how well the reviewer's
-    confidence predicted what became of its decisions."""
+    confidence predicted what became of its decisions. `overseer stats breakpoints [RUN]`:
+    breakpoints triggered, resolved, auto-resolved and mean time to resolve, by kind."""
+    # `breakpoints` is a word where RUN stands, so `overseer stats RUN` keeps working.
+    if run == "breakpoints":
+        from overseer.cli.breakpoint_stats import breakpoint_stats_command
+
+        return breakpoint_stats_command(bp_run, all_runs, as_json)
+    if bp_run is not None:
+        raise OverseerError(f"unexpected argument {bp_run!r}", hint="overseer stats [RUN|--all]")
     if run and all_runs:
         raise OverseerError("give a RUN or --all, not both", hint="overseer stats --all")
     run_id, repo, store, _settings = _locate(run)

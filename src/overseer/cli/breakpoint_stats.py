@@ -1,0 +1,59 @@
+"""`overseer stats breakpoints [RUN|--all] [--json]`: printing only (engine.breakpoint_stats)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.table import Table
+
+from overseer.cli.output import out
+from overseer.cli.run_cmd import _locate
+from overseer.engine.breakpoint_stats import load_breakpoint_stats
+from overseer.errors import OverseerError
+
+COLUMNS = ("triggered", "resolved", "auto_resolved", "open", "approved", "rejected", "answered")
+
+
+def breakpoint_stats_command(run: str | None, all_runs: bool, as_json: bool) -> None:
+    if run and all_runs:
+        raise OverseerError("give a RUN or --all, not both", hint="overseer stats breakpoints --all")
+    run_id, repo, store, _settings = _locate(run)
+    run_ids = [r.id for r in reversed(store.list_runs(str(repo)))] if all_runs else [run_id]
+    st = load_breakpoint_stats(store, run_ids)
+    if as_json:
+        sys.stdout.write(json.dumps(st, indent=2) + "\n")
+        return
+    _print(st)
+
+
+def _duration(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 120:
+        return f"{s:.0f}s"
+    if s < 7200:
+        return f"{s / 60:.1f}m"
+    return f"{s / 3600:.1f}h"
+
+
+def _print(st: dict[str, Any]) -> None:
+    runs = st["runs"]
+    out.print(f"runs: {', '.join(runs) if len(runs) <= 3 else f'{len(runs)} runs'}", markup=False)
+    out.print(
+        f"breakpoints: {st['triggered']} triggered, {st['resolved']} resolved "
+        f"({st['auto_resolved']} automatically), {st['open']} open; mean time to resolve "
+        f"(people): {_duration(st['mean_time_to_resolve_s'])}",
+        markup=False,
+    )
+    if not st["by_kind"]:
+        return
+    table = Table(title="by kind", title_justify="left")
+    table.add_column("kind")
+    for col in COLUMNS:
+        table.add_column(col.replace("_", " "), justify="right")
+    table.add_column("mean time to resolve", justify="right")
+    for kind, k in st["by_kind"].items():
+        table.add_row(kind, *(str(k[c]) for c in COLUMNS), _duration(k["mean_time_to_resolve_s"]))
+    out.print(table)
