@@ -191,7 +191,8 @@ def _print_summary(st: dict[str, Any]) -> None:
         table.add_column(col)
     for t in st["tasks"]:
         dec = t.get("last_decision") or {}
-        reasons = "; ".join(dec.get("reasons", []))
+        # The first reason is the headline; `overseer status --json` and export have them all.
+        reasons = (dec.get("reasons") or [""])[0]
         cost = "-" if t.get("cost_usd") is None else f"${t['cost_usd']:.4f}"
         table.add_row(
             t["id"], t["state"], str(t["attempts"]), t.get("agent") or "",

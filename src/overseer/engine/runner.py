@@ -105,11 +105,13 @@ def parked(store: Store, run_id: str) -> bool:
     breakpoint, or waits for a dependency that is not completed."""
     tasks = store.list_tasks(run_id)
     state = {t.task_id: t.state for t in tasks}
+    # A blocked task whose breakpoint was just answered is about to go on: not parked.
+    waiting = {b.task_id for b in store.list_breakpoints(run_id, state="open")}
     unfinished = [t for t in tasks if t.state not in ("completed", "failed", "cancelled")]
     if not any(t.state == "blocked" for t in unfinished):
         return False
     return all(
-        t.state == "blocked"
+        (t.state == "blocked" and t.task_id in waiting)
         or (t.state == "pending" and any(state.get(d) != "completed" for d in t.depends_on))
         for t in unfinished
     )

@@ -54,6 +54,7 @@ def load_run(run_id: str) -> dict[str, Any]:
         # Thresholds as recorded when the run started, so a replay decides the same way.
         "thresholds": (run.config_json or {}).get("decision", {}),
         "parallel": run.parallel,
+        "mode": (run.config_json or {}).get("run", {}).get("mode", "autopilot"),
         "tasks": [{**plan_tasks[t.task_id], "attempt_offset": t.attempts} for t in tasks],
         "states": {t.task_id: t.state for t in tasks},
     }
@@ -67,6 +68,11 @@ def mark_ready(run_id: str, task_id: str) -> None:
 @DBOS.step(name="overseer.cancel_task")
 def cancel_task(run_id: str, task_id: str, reason: str) -> None:
     _set_state(run_id, task_id, TaskState.CANCELLED, reason)
+
+
+@DBOS.step(name="overseer.mark_retrying")
+def mark_retrying(run_id: str, task_id: str, reason: str) -> None:
+    _set_state(run_id, task_id, TaskState.RETRYING, reason)
 
 
 @DBOS.step(name="overseer.fail_task")
@@ -211,12 +217,16 @@ def check_gates(
 
 
 @DBOS.step(name="overseer.record_decision")
-def record_decision(run_id: str, task_id: str, n: int, decision: dict[str, Any]) -> None:
+def record_decision(
+    run_id: str, task_id: str, n: int, decision: dict[str, Any], apply_state: bool = True
+) -> None:
     ctx = current()
     ctx.store.add_decision(attempt_id(run_id, task_id, n), decision)
     publish(Event(type="decision", run_id=run_id, task_id=task_id, attempt=n, data=decision))
     action = decision["action"]
     reason = "; ".join(decision["reasons"])
+    if not apply_state:
+        return
     if action == "retry":
         _set_state(run_id, task_id, TaskState.RETRYING, reason)
     elif action == "abort":

@@ -60,7 +60,7 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
             with SetWorkflowID(task_workflow_id(run_id, generation, t["id"])):
                 # Tasks that may run side by side each get a worktree of their own.
                 spec_t = {**by_id[t["id"]], "worktree": parallel > 1, "parent": me,
-                          "thresholds": spec["thresholds"]}
+                          "thresholds": spec["thresholds"], "mode": spec.get("mode", "autopilot")}
                 DBOS.start_workflow(task_workflow, run_id, spec_t, me, baseline)
             running.add(t["id"])
         if not running and not parked:
@@ -185,7 +185,6 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
         )
         decision = decide(evidence, th)
         summaries.append(AttemptSummary.of(evidence, decision, th))
-        steps.record_decision(run_id, task["id"], n, decision.model_dump(mode="json"))
         action, feedback = decision.action, decision.feedback
         if feedback:
             history.append(feedback)
@@ -195,14 +194,37 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
             human_kind, message = decision.breakpoint.kind, decision.breakpoint.message
         elif action == "proceed" and task["breakpoint"] == "after":
             human_kind, message = "after_task", f"task {task['id']} passed its checks: approve to commit it"
+        elif task.get("mode") == "copilot":
+            # Copilot: a person looks at every attempt; approving accepts the decision's
+            # alternative only for proceed, otherwise their note becomes the feedback.
+            human_kind = "copilot_review"
+            message = f"attempt {n} of task {task['id']}: overseer would {action} ({decision.reasons[0]})"
+        # With a person to ask, the task waits as it is; its state follows their answer.
+        steps.record_decision(run_id, task["id"], n, decision.model_dump(mode="json"),
+                              apply_state=human_kind is None)
         if human_kind is not None:
             msg = _ask_human(run_id, task, n, human_kind, message, last)
+            gates_ok = result.status == "completed" and all(g.passed for g in gates if g.required)
             if msg["action"] == "approve":
-                action = "proceed"
+                # A person's approval accepts the work, but never past a failing required gate:
+                # then it means "keep trying" (or, in copilot mode, "do what overseer decided").
+                if human_kind == "copilot_review":
+                    pass
+                elif gates_ok:
+                    action = "proceed"
+                elif last:
+                    steps.fail_task(run_id, task["id"], "approved, but required gates fail and no attempts are left")
+                    return "failed"
+                else:
+                    action = "retry"
             elif last:
                 return "failed"
             else:
                 action, feedback = "retry", _human_feedback(msg)
+            if action in ("retry", "clarify", "rollback"):
+                steps.mark_retrying(run_id, task["id"], f"after {human_kind}: {action}")
+            elif action == "abort":
+                steps.fail_task(run_id, task["id"], f"after {human_kind}: {'; '.join(decision.reasons)}")
 
         if action == "proceed":
             steps.commit_task(run_id, current, base, final=not task.get("worktree"))
