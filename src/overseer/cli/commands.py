@@ -26,6 +26,10 @@ def register(app: typer.Typer) -> None:
     from overseer.cli.stats_cmd import stats
 
     app.command("stats")(stats)
+    from overseer.cli import report_cmd
+
+    app.command("log")(report_cmd.log)
+    app.command("export")(report_cmd.export)
     schema_app = typer.Typer(help="Print JSON Schemas for editors.", no_args_is_help=True)
     schema_app.command("plan")(plan_cmd.schema_plan)
     app.add_typer(schema_app, name="schema")
