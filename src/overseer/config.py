@@ -314,12 +314,14 @@ class BreakpointRule(_Section):
 
 # Severity and mode of each built-in when the config does not say; a partial mapping in a file
 # (`confidence_too_low: {below: 0.3}`) keeps the rest of its rule's defaults.
-BUILTIN_RULE_DEFAULTS: dict[str, dict[str, str]] = {
+BUILTIN_RULE_DEFAULTS: dict[str, dict[str, str | bool]] = {
     "architecture_decision": {"severity": "warning", "mode": "human"},
     "breaking_test_failure": {"severity": "critical", "mode": "human"},
     "conflicting_solutions": {"severity": "warning", "mode": "auto"},
     "milestone_completion": {"severity": "info", "mode": "human"},
-    "confidence_too_low": {"severity": "warning", "mode": "human"},
+    # Off by default: decide() already escalates low confidence (decision.escalate_below) when
+    # there is evidence to be confident about; this rule is for a stricter, separate floor.
+    "confidence_too_low": {"severity": "warning", "mode": "human", "enabled": False},
     "consecutive_failures": {"severity": "warning", "mode": "human"},
     "budget_exceeded": {"severity": "critical", "mode": "human"},
 }

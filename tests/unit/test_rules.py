@@ -56,6 +56,7 @@ def fired(s: Settings, c: RuleContext) -> set[str]:
 ARCH = {"breakpoints": {"architecture_decision": {"globs": ["db/migrations/**", "*.sql"]}}}
 BUDGET = {"budgets": {"task_cost_usd": 2.0, "run_cost_usd": 10.0, "task_tokens": 1000,
                       "run_tokens": 5000}}
+ON_LOW = {"breakpoints": {"confidence_too_low": {"enabled": True}}}
 MILESTONE = {"task": TaskInfo(id="t9", milestone="m1", milestone_review="human")}
 
 # (built-in, config sections, context that fires it, context that does not)
@@ -72,8 +73,9 @@ BUILTIN_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ("milestone_completion", {}, {**MILESTONE, "milestone_complete": True},
      {"task": TaskInfo(id="t9", milestone="m1", milestone_review="auto"),
       "milestone_complete": True}),
-    ("confidence_too_low", {}, {"confidence": 0.2}, {"confidence": 0.2, "gates_passed": False}),
-    ("confidence_too_low", {"breakpoints": {"confidence_too_low": {"below": 0.95}}},
+    # Off by default (decide() escalates low confidence itself); enabled, it fires below `below`.
+    ("confidence_too_low", ON_LOW, {"confidence": 0.2}, {"confidence": 0.2, "gates_passed": False}),
+    ("confidence_too_low", {"breakpoints": {"confidence_too_low": {"below": 0.95, "enabled": True}}},
      {"confidence": 0.9}, {"confidence": 0.95}),
     ("consecutive_failures", {}, {"consecutive_failures": 3}, {"consecutive_failures": 2}),
     ("consecutive_failures", {"breakpoints": {"consecutive_failures": {"at": 1}}},
@@ -113,7 +115,8 @@ def test_every_builtin_has_a_case_and_a_kind() -> None:
 
 @pytest.mark.parametrize("name", sorted(k for k, i in KINDS.items() if i.source == "rule"))
 def test_a_disabled_builtin_never_fires(name: str) -> None:
-    on = settings(**ARCH, **BUDGET)
+    on = settings(**BUDGET, breakpoints={**ARCH["breakpoints"],
+                                         name: {**ARCH["breakpoints"].get(name, {}), "enabled": True}})
     assert name in [r.name for r in rules_from_settings(on)]
     off = settings(**BUDGET, breakpoints={**ARCH["breakpoints"], name: {"enabled": False}})
     assert name not in [r.name for r in rules_from_settings(off)]
@@ -128,7 +131,7 @@ def test_builtins_without_parameters_are_left_out() -> None:
 
 def test_severity_and_mode_come_from_config_with_per_rule_defaults() -> None:
     s = settings(breakpoints={"breaking_test_failure": {"mode": "auto"},
-                              "confidence_too_low": {"severity": "critical"}})
+                              "confidence_too_low": {"severity": "critical", "enabled": True}})
     hits = {h.name: h for h in evaluate(compile_settings(s),
                                         ctx(regressions=["t::x"], confidence=0.1))}
     assert (hits["breaking_test_failure"].severity, hits["breaking_test_failure"].mode) == (
@@ -136,6 +139,7 @@ def test_severity_and_mode_come_from_config_with_per_rule_defaults() -> None:
     assert (hits["confidence_too_low"].severity, hits["confidence_too_low"].mode) == (
         "critical", "human")
     assert Settings().breakpoints.conflicting_solutions.mode == "auto"
+    assert Settings().breakpoints.confidence_too_low.enabled is False
 
 
 def test_builtin_messages_say_what_happened() -> None:

@@ -32,6 +32,9 @@ def _settings(flags: dict[str, Any], project: Path | None = None) -> Settings:
     return load_settings(project or Path.cwd(), {k: v for k, v in flags.items() if v is not None})
 
 
+NOTIFY_FLUSH_S = 15.0
+
+
 def _interrupt_as_keyboard(*_: Any) -> None:
     raise KeyboardInterrupt
 
@@ -51,9 +54,12 @@ def _run_to_end(
     run_id: str, repo: Path, store: Store, settings: Settings, verbose: bool, no_wait: bool = False
 ) -> int:
     from overseer.engine.runner import execute
+    from overseer.notify import Notifier
 
     signal.signal(signal.SIGTERM, _interrupt_as_keyboard)
     unsubscribe = subscribe(PlainPrinter(verbose=verbose))
+    notifier = Notifier(settings.notifications, repo=repo)
+    unsubscribe_notifier = notifier.subscribe()
     try:
         summary = execute(run_id, repo, store, settings, no_wait=no_wait)
     except KeyboardInterrupt:
@@ -61,6 +67,9 @@ def _run_to_end(
         _exit_now(EXIT_INTERRUPTED)
     finally:
         unsubscribe()
+        # Deliver what is queued (a run_finished message, say) before a hard exit drops it.
+        notifier.flush(NOTIFY_FLUSH_S)
+        unsubscribe_notifier()
     _print_summary(store.status(run_id))
     if summary["state"] == "cancelled":
         out.print(f"run {run_id} was cancelled", markup=False)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overseer.config import Settings
+from overseer.engine.builtin_rules import compile_settings
+from overseer.engine.rules import CompiledRules
 from overseer.store import Store
 from overseer.supervisor.llm import LLM, LLMUnavailable, NoLLM, choose_provider
 from overseer.workspace import GitWorkspace
@@ -24,9 +26,17 @@ class EngineContext:
     _workspaces: dict[str, GitWorkspace] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _reviewer: tuple[LLM, str] | None = None
+    _rules: CompiledRules | None = None
     # Merges into the run's branch happen one at a time; the branch update is also a
     # compare-and-swap, which catches writers outside this process.
     merge_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def rules(self) -> CompiledRules:
+        """Breakpoint rules, compiled once per process (native programs, not step data)."""
+        with self._lock:
+            if self._rules is None:
+                self._rules = compile_settings(self.settings)
+            return self._rules
 
     def reviewer(self) -> tuple[LLM, str]:
         """The supervisor LLM, chosen once per process (loading a model is not per attempt)."""

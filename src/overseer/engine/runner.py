@@ -16,6 +16,7 @@ from overseer.agents import agent_types
 from overseer.agents.process import kill_all_live_groups, kill_leftovers
 from overseer.config import Settings, redact_value
 from overseer.engine import runtime
+from overseer.engine.builtin_rules import compile_settings
 from overseer.engine.context import EngineContext, set_context
 from overseer.engine.generations import generation, next_generation, run_workflow_id
 from overseer.errors import EXIT_INTERNAL, OverseerError
@@ -63,6 +64,8 @@ def prepare_run(
 ) -> Prepared:
     """Validate the plan, open the workspace and store, and record a new run with its tasks."""
     plan = load_plan(plan_path, agent_configs())
+    # A bad breakpoint rule stops the run here, before anything has run.
+    compile_settings(settings)
     repo_dir = (plan_path.parent / (plan.workspace or ".")).resolve()
     ws = GitWorkspace.open(repo_dir, create=create_repo)
     if agent_override:

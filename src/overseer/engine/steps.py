@@ -16,6 +16,15 @@ from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
 from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
 from overseer.engine.outcomes import record_outcomes
+from overseer.engine.rules import (
+    CostInfo,
+    GateInfo,
+    ReviewInfo,
+    RuleContext,
+    TaskInfo,
+    TokenInfo,
+    evaluate,
+)
 from overseer.errors import OverseerError, WorkspaceError
 from overseer.events import Event, publish
 from overseer.gates import GateResult, regressions
@@ -425,3 +434,65 @@ def review_attempt(
         ctx.store.add_artifact(run_id, "review", str(path), attempt_id=aid)
     publish(Event(type="verdict", run_id=run_id, task_id=t.id, attempt=n, data=data))
     return {"verdict": verdict.model_dump(mode="json") if verdict else None, "error": error}
+
+
+@DBOS.step(name="overseer.check_rules")
+def check_rules(
+    run_id: str, task: dict[str, Any], n: int, base: str, decision: dict[str, Any],
+    verdict: dict[str, Any] | None, gates: list[dict[str, Any]], agent_status: str,
+    consecutive_failures: int,
+) -> list[dict[str, Any]]:
+    """Evaluate the breakpoint rules on this attempt. Auto hits are recorded and resolved
+    here; the hits that want a person are returned for the workflow to ask."""
+    ctx = current()
+    t = ResolvedTask.model_validate(task)
+    run = ctx.store.get_run(run_id)
+    assert run is not None
+    st = ctx.store.status(run_id)
+    me = next(x for x in st["tasks"] if x["id"] == t.id)
+    milestones = {m["id"]: m for m in run.plan_json["plan"].get("milestones", [])}
+    others = [x for x in ctx.store.list_tasks(run_id) if x.task_id != t.id]
+    siblings = [x for x in others if _milestone_of(run.plan_json, x.task_id) == t.milestone]
+    changes = ctx.task_workspace(run_id, t.id).changes(base)
+    results = [GateResult.model_validate(g) for g in gates]
+    v = verdict or {}
+    rc = RuleContext(
+        task=TaskInfo(id=t.id, title=t.title, milestone=t.milestone,
+                      milestone_review=milestones.get(t.milestone or "", {}).get("review"),
+                      priority=t.priority, attempt=n, max_attempts=t.max_attempts),
+        confidence=decision.get("confidence"), score=v.get("score"),
+        review=ReviewInfo(complete=v.get("complete"), score=v.get("score"), confidence=v.get("confidence"),
+                          reviewer=v.get("reviewer"), unmet_criteria=v.get("unmet_criteria") or [],
+                          issues=len(v.get("issues") or [])),
+        gates={g.name: GateInfo(passed=g.passed, required=g.required, exit_code=g.exit_code,
+                                failing_tests=g.failing_tests, regressions=g.regressions) for g in results},
+        gates_passed=all(g.passed for g in results if g.required),
+        regressions=[r for g in results for r in g.regressions],
+        files_changed=[c.path for c in changes], lines_changed=sum(c.added + c.removed for c in changes),
+        cost_usd=CostInfo(task=me.get("cost_usd") or 0.0, run=st["totals"].get("cost_usd") or 0.0),
+        tokens=TokenInfo(task=(me.get("input_tokens") or 0) + (me.get("output_tokens") or 0),
+                         run=st["totals"].get("tokens") or 0),
+        milestone_complete=bool(t.milestone) and decision["action"] == "proceed"
+        and all(x.state == "completed" for x in siblings),
+        consecutive_failures=consecutive_failures, agent_status=agent_status,
+        decision_action=decision["action"],
+    )
+    hits = evaluate(ctx.rules(), rc)
+    aid = attempt_id(run_id, t.id, n)
+    for h in hits:
+        if h.mode == "auto":
+            bp = breakpoint_id(run_id, t.id, n, h.kind)
+            ctx.store.open_breakpoint(run_id, h.kind, h.message, task_id=t.id, attempt_id=aid,
+                                      severity=h.severity, breakpoint_id=bp)
+            ctx.store.resolve_breakpoint(bp, "auto", note="rule in auto mode: recorded, not waited on",
+                                         resolved_by="overseer")
+            publish(Event(type="notice", run_id=run_id, task_id=t.id, attempt=n,
+                          data={"message": f"rule {h.name} ({h.kind}, auto): {h.message}"}))
+    return [h.model_dump(mode="json") for h in hits if h.mode == "human"]
+
+
+def _milestone_of(plan_json: dict[str, Any], task_id: str) -> str | None:
+    for t in plan_json["resolved_tasks"]:
+        if t["id"] == task_id:
+            return t.get("milestone")
+    return None

@@ -189,6 +189,18 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
         if feedback:
             history.append(feedback)
 
+        failures = 0
+        for summary in reversed(summaries):
+            if summary.action == "proceed":
+                break
+            failures += 1
+        hits = steps.check_rules(
+            run_id, current, n, base, decision.model_dump(mode="json"), review["verdict"],
+            [g.model_dump(mode="json") for g in gates], result.status, failures,
+        )
+        escalated = decision.breakpoint.kind if action == "escalate" and decision.breakpoint else None
+        hits = [h for h in hits if h["kind"] != escalated]
+
         human_kind = None
         if action == "escalate" and decision.breakpoint is not None:
             human_kind, message = decision.breakpoint.kind, decision.breakpoint.message
@@ -199,6 +211,9 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
             # alternative only for proceed, otherwise their note becomes the feedback.
             human_kind = "copilot_review"
             message = f"attempt {n} of task {task['id']}: overseer would {action} ({decision.reasons[0]})"
+        elif hits:
+            human_kind = hits[0]["kind"]
+            message = "; ".join(h["message"] for h in hits) + f" (overseer would {action})"
         # With a person to ask, the task waits as it is; its state follows their answer.
         steps.record_decision(run_id, task["id"], n, decision.model_dump(mode="json"),
                               apply_state=human_kind is None)
@@ -217,7 +232,10 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
                     return "failed"
                 else:
                     action = "retry"
-            elif last:
+            elif last or human_kind == "budget_exceeded":
+                # Rejecting a budget stop means: stop spending.
+                if human_kind == "budget_exceeded":
+                    steps.fail_task(run_id, task["id"], f"budget exceeded; {msg.get('note') or 'rejected'}")
                 return "failed"
             else:
                 action, feedback = "retry", _human_feedback(msg)
