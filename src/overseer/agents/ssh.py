@@ -78,7 +78,8 @@ stop() {
     while kill -0 -$pg 2>/dev/null && [ $n -lt $(($1 * 10)) ]; do sleep 0.1; n=$((n + 1)); done
     kill -KILL -$pg 2>/dev/null
   fi
-  sweep
+  # Twice: a helper caught between fork and exec can show an empty environ to the first look.
+  sweep; sleep 0.2; sweep
   return 0
 }
 (
