@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from overseer.engine.builtin_rules import compile_settings
 from overseer.engine.context import EngineContext, set_context
 from overseer.engine.generations import generation, next_generation, run_workflow_id
 from overseer.errors import EXIT_INTERNAL, OverseerError
-from overseer.events import Event, publish
+from overseer.events import Event, publish, subscribe
 from overseer.plan import Plan, resolve_task
 from overseer.plan.load import load_plan
 from overseer.store import Store
@@ -151,15 +152,25 @@ def execute(
             # Watch the durable status rather than block on the handle: a cancel from another
             # process must end this wait even while the workflow's thread sits in a recv.
             streak = 0
-            while handle.get_status().status in ("PENDING", "ENQUEUED"):
-                rec = store.get_run(run_id)
-                if rec is not None and rec.state == "cancelled":
-                    return {"state": "cancelled"}
-                # Two consecutive parked readings: a task between two steps is not parked.
-                streak = streak + 1 if no_wait and parked(store, run_id) else 0
-                if streak >= 2:
-                    return {"state": "waiting"}
-                time.sleep(STATUS_POLL_S)
+            finished = threading.Event()
+            # This process's own workflow says when it ends; the poll is for what another
+            # process does (cancel) or for a run parked at a breakpoint.
+            stop_listening = subscribe(lambda ev: finished.set() if ev.type == "run_finished" else None)
+            try:
+                while handle.get_status().status in ("PENDING", "ENQUEUED"):
+                    rec = store.get_run(run_id)
+                    if rec is not None and rec.state == "cancelled":
+                        return {"state": "cancelled"}
+                    # Two consecutive parked readings: a task between two steps is not parked.
+                    streak = streak + 1 if no_wait and parked(store, run_id) else 0
+                    if streak >= 2:
+                        return {"state": "waiting"}
+                    finished.wait(STATUS_POLL_S)
+                    if finished.is_set():
+                        # The finish step has run; its result is recorded a moment later.
+                        time.sleep(0.02)
+            finally:
+                stop_listening()
             if handle.get_status().status == "CANCELLED":
                 return {"state": "cancelled"}
             result: dict[str, Any] = handle.get_result()

@@ -232,11 +232,11 @@ def choose_provider(
     and a GGUF are installed, else rules-only review. An explicitly named provider that cannot
     work raises `LLMUnavailable` with a hint.
     """
-    from overseer.supervisor.providers import Anthropic, Embedded, OpenAICompatible
-
     p = settings.provider
     if p == "none":
         return NoLLM(), "configured: none (rules-only review)"
+    # The SDKs take seconds to import: only when a provider is actually used.
+    from overseer.supervisor.providers import Anthropic, Embedded, OpenAICompatible
     if p == "openai-compatible":
         llm: LLM = OpenAICompatible(settings, sleep=sleep)
         return llm, f"configured: openai-compatible, {_describe_endpoint(settings)}"
