@@ -148,3 +148,16 @@ def test_not_a_repository_needs_yes(tmp_path, run_overseer):
     assert res.returncode == 0, res.stdout + res.stderr
     assert (d / "hi.txt").read_text() == "hi\n"
     assert "a: a" in git(d, "log", "--format=%s")
+
+
+def test_run_branch_must_be_checked_out(make_repo, run_overseer):
+    repo = make_repo({"a.txt": "a\n"})
+    (repo / "plan.yaml").write_text(
+        "version: 1\nname: x\nagents: {s: {type: shell, command: 'touch ran'}}\n"
+        "tasks:\n  - {id: a, prompt: p, agent: s}\n"
+    )
+    res = run_overseer("run", "plan.yaml", cwd=repo, env={"OVERSEER_RUN__BRANCH": "release"})
+    assert res.returncode == 2 and "run.branch is 'release'" in res.stderr and "git switch release" in res.stderr
+    assert not (repo / "ran").exists()
+    res = run_overseer("run", "plan.yaml", cwd=repo, env={"OVERSEER_RUN__BRANCH": "main"})
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -69,6 +69,12 @@ def prepare_run(
     compile_settings(settings)
     repo_dir = (plan_path.parent / (plan.workspace or ".")).resolve()
     ws = GitWorkspace.open(repo_dir, create=create_repo)
+    wanted, on = settings.run.branch, ws.branch()
+    if wanted and wanted != on:
+        raise OverseerError(
+            f"run.branch is {wanted!r} but {ws.root} is on {on or 'a detached HEAD'!r}",
+            hint=f"check out {wanted} first (git switch {wanted}), or unset run.branch",
+        )
     if agent_override:
         if agent_override not in plan.agents:
             known = ", ".join(sorted(plan.agents)) or "none"
