@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ATTEMPT_ENV = "OVERSEER_ATTEMPT_ID"
+# How often the timeout, stall and cancel limits are looked at while an agent runs.
+LIMIT_CHECK_S = 0.5
 
 # Process groups started by this process and not yet reaped, so an interrupted
 # orchestrator can take them down with it.
@@ -143,14 +145,20 @@ def run_process(
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.write(stdin_data)
             proc.stdin.close()
+    # A blocking wait in its own thread: Popen.wait(timeout) polls, and eight agents polling
+    # would keep the orchestrator busy while they work.
+    exited = threading.Event()
+
+    def wait_for_exit() -> None:
+        proc.wait()
+        exited.set()
+
+    threading.Thread(target=wait_for_exit, daemon=True).start()
     ended_by = "exit"
     try:
         while True:
-            try:
-                proc.wait(timeout=0.2)
+            if exited.wait(LIMIT_CHECK_S):
                 break
-            except subprocess.TimeoutExpired:
-                pass
             now = time.monotonic()
             if cancel is not None and cancel.is_set():
                 ended_by = "cancelled"
