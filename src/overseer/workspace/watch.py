@@ -67,7 +67,7 @@ def watch_files(
         watch_filter=DefaultFilter(ignore_dirs=IGNORE_DIRS, ignore_paths=[str(p) for p in ignore]),
         stop_event=stop,
         debounce=debounce_ms,
-        step=50,
+        step=200,  # how often the stop event is looked at: 5 wake-ups a second per agent
         rust_timeout=200,
         yield_on_timeout=True,  # the first (empty) batch says the watcher is in place
         raise_interrupt=False,
