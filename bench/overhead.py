@@ -17,43 +17,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
-FLOOR = textwrap.dedent(
-    """
-    import sys, time
-    from dbos import DBOS
-    n, db = int(sys.argv[1]), sys.argv[2]
-
-    @DBOS.step()
-    def noop(i):
-        return i
-
-    @DBOS.workflow()
-    def one_step(i):
-        return noop(i)
-
-    DBOS(config={"name": "floor", "system_database_url": db, "log_level": "WARNING",
-                 "application_version": "bench"})
-    DBOS.launch()
-    one_step(-1)  # warm up
-    t0 = time.perf_counter()
-    for i in range(n):
-        one_step(i)
-    print(time.perf_counter() - t0)
-    DBOS.destroy()
-    """
-)
-
-
-def floor(n: int, tmp: Path) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", FLOOR, str(n), f"sqlite:///{tmp / 'floor.sqlite'}"],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    return float(out.strip().splitlines()[-1]) / n
+from _common import floor, spawn_cost
 
 
 def noop_plan(n: int) -> str:
@@ -73,7 +40,8 @@ def overseer_run(n: int, tmp: Path) -> tuple[float, float]:
     repo = tmp / "repo"
     repo.mkdir()
     (repo / "README").write_text("bench\n")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
+    # Orchestration alone: no reviewer (a model review costs seconds and is measured elsewhere).
+    env = {**os.environ, "OVERSEER_SUPERVISOR__PROVIDER": "none", "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
            "GIT_COMMITTER_EMAIL": "b@b"}
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "start"]):
         subprocess.run(["git", *args], cwd=repo, check=True, env=env)
@@ -90,23 +58,14 @@ def overseer_run(n: int, tmp: Path) -> tuple[float, float]:
     return total, startup
 
 
-def spawn_cost(tmp: Path, k: int = 50) -> float:
-    """What two no-op processes (agent + gate) cost per task on this machine, by themselves."""
-    t0 = time.perf_counter()
-    for _ in range(k):
-        subprocess.run(["bash", "-c", "true"], check=True)
-        subprocess.run(["bash", "-c", "true"], check=True)
-    return (time.perf_counter() - t0) / k
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=200)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="overseer-bench-") as d:
         tmp = Path(d)
-        per_wf = floor(args.tasks, tmp)
-        procs = spawn_cost(tmp)
+        per_wf, _cpu = floor(args.tasks, f"sqlite:///{tmp / 'floor.sqlite'}")
+        procs = spawn_cost()
         total, startup = overseer_run(args.tasks, tmp)
     per_task = (total - startup) / args.tasks
     own = per_task - procs

@@ -34,7 +34,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import uuid
@@ -43,34 +42,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from _common import floor, spawn_cost
+
 TICK = os.sysconf("SC_CLK_TCK")
 PG_USER = "overseer"
 
-FLOOR = textwrap.dedent(
-    """
-    import sys, time
-    from dbos import DBOS
-    n, db = int(sys.argv[1]), sys.argv[2]
-
-    @DBOS.step()
-    def noop(i):
-        return i
-
-    @DBOS.workflow()
-    def one_step(i):
-        return noop(i)
-
-    DBOS(config={"name": "floor", "system_database_url": db, "log_level": "WARNING",
-                 "application_version": "bench"})
-    DBOS.launch()
-    one_step(-1)  # warm up
-    t0, c0 = time.perf_counter(), time.process_time()
-    for i in range(n):
-        one_step(i)
-    print(time.perf_counter() - t0, time.process_time() - c0)
-    DBOS.destroy()
-    """
-)
 
 
 # -- plans ---------------------------------------------------------------------------------
@@ -214,23 +190,6 @@ def overseer_run(repo: Path, parallel: int, db_url: str | None) -> Run:
         sys.exit(f"overseer run --parallel {parallel} failed ({proc.returncode}):\n{text[-3000:]}")
     return Run(wall=wall, startup=startup, own_cpu=last[0],
                all_cpu=usage.ru_utime + usage.ru_stime)
-
-
-def floor(n: int, db: str) -> tuple[float, float]:
-    """DBOS alone: (wall, CPU) seconds per one-step workflow."""
-    out = subprocess.run([sys.executable, "-c", FLOOR, str(n), db],
-                         check=True, capture_output=True, text=True).stdout
-    wall, cpu = out.strip().splitlines()[-1].split()
-    return float(wall) / n, float(cpu) / n
-
-
-def spawn_cost(k: int = 50) -> float:
-    """What two no-op processes (agent + gate) cost per task on this machine, by themselves."""
-    t0 = time.perf_counter()
-    for _ in range(k):
-        subprocess.run(["bash", "-c", "true"], check=True)
-        subprocess.run(["bash", "-c", "true"], check=True)
-    return (time.perf_counter() - t0) / k
 
 
 # -- PostgreSQL: a throwaway cluster, as tests/conftest.py starts one ------------------------
