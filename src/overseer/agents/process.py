@@ -148,16 +148,27 @@ def run_process(
     # A blocking wait in its own thread: Popen.wait(timeout) polls, and eight agents polling
     # would keep the orchestrator busy while they work.
     exited = threading.Event()
+    wake = threading.Event()  # an exit or a cancel: look at once, not at the next check
 
     def wait_for_exit() -> None:
         proc.wait()
         exited.set()
+        wake.set()
+
+    def wait_for_cancel(ev: threading.Event) -> None:
+        while not exited.is_set():
+            if ev.wait(LIMIT_CHECK_S):
+                wake.set()
+                return
 
     threading.Thread(target=wait_for_exit, daemon=True).start()
+    if cancel is not None:
+        threading.Thread(target=wait_for_cancel, args=(cancel,), daemon=True).start()
     ended_by = "exit"
     try:
         while True:
-            if exited.wait(LIMIT_CHECK_S):
+            wake.wait(LIMIT_CHECK_S)
+            if exited.is_set():
                 break
             now = time.monotonic()
             if cancel is not None and cancel.is_set():
