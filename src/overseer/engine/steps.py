@@ -214,7 +214,9 @@ def check_gates(
     changes = ws.changes(checkpoint)
     ctx.store.add_file_changes(aid, [(c.path, c.status, c.added, c.removed) for c in changes])
     out_dir = ctx.attempt_dir(run_id, t.id, n) / "gates"
-    results = run_gates(t.gates, ws.root, changes=ws.changes(base), output_dir=out_dir,
+    # The attempt's changes and the task's are the same list on a first attempt: one snapshot.
+    task_changes = changes if checkpoint == base else ws.changes(base)
+    results = run_gates(t.gates, ws.root, changes=task_changes, output_dir=out_dir,
                         tail_lines=ctx.settings.gates.output_tail_lines)
     for r in results:
         before = baseline.get(r.name)
