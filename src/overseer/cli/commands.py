@@ -19,6 +19,10 @@ def register(app: typer.Typer) -> None:
     app.command("approve")(breakpoint_cmd.approve)
     app.command("reject")(breakpoint_cmd.reject)
     app.command("answer")(breakpoint_cmd.answer)
+    from overseer.cli import pause_cmd
+
+    app.command("pause")(pause_cmd.pause)
+    app.command("continue")(pause_cmd.continue_)
     app.command("demo")(demo_cmd.demo)
     from overseer.cli.doctor_cmd import doctor
 

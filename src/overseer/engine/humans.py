@@ -8,10 +8,12 @@ from pathlib import Path
 
 from dbos import DBOSClient
 
-from overseer.engine.generations import generation, task_workflow_id
+from overseer.engine.generations import generation, run_workflow_id, task_workflow_id
 from overseer.engine.runtime import system_database_url
 from overseer.engine.steps import breakpoint_topic
+from overseer.engine.workflows import TASK_DONE
 from overseer.errors import OverseerError
+from overseer.lifecycle import RunState
 from overseer.store import BreakpointRecord, Store
 
 RESOLUTION_STATE = {"approve": "approved", "reject": "rejected", "answer": "answered"}
@@ -54,3 +56,20 @@ def resolve(
     finally:
         client.destroy()
     return rec
+
+
+def pause_run(store: Store, store_url: str, repo: Path, run_id: str, paused: bool) -> None:
+    """Stop starting new tasks (running ones finish), or start them again."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise OverseerError(f"no run {run_id!r}", hint="`overseer status` lists runs")
+    if run.state in (RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED):
+        raise OverseerError(f"run {run_id} is {run.state.value}", hint="only an unfinished run can be paused")
+    store.set_run_paused(run_id, paused)
+    client = DBOSClient(system_database_url=system_database_url(store_url, repo))
+    try:
+        # The run workflow reads it between task hand-offs; it is durable, so a paused run
+        # stays paused across a crash and `overseer resume`.
+        client.send(run_workflow_id(run_id, generation(store, run_id)), {"pause": paused}, topic=TASK_DONE)
+    finally:
+        client.destroy()

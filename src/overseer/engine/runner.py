@@ -115,6 +115,9 @@ def parked(store: Store, run_id: str) -> bool:
     breakpoint, or waits for a dependency that is not completed."""
     tasks = store.list_tasks(run_id)
     state = {t.task_id: t.state for t in tasks}
+    run = store.get_run(run_id)
+    if run is not None and run.paused and not any(t.state in ("running", "ready", "retrying") for t in tasks):
+        return True
     # A blocked task whose breakpoint was just answered is about to go on: not parked.
     waiting = {b.task_id for b in store.list_breakpoints(run_id, state="open")}
     unfinished = [t for t in tasks if t.state not in ("completed", "failed", "cancelled")]

@@ -40,6 +40,8 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
     # A task parked at a human breakpoint gives up its slot, so the others go on meanwhile.
     parked: set[str] = set()
     parallel = max(1, int(spec["parallel"]))
+    # A person paused new work (`overseer pause`): running tasks go on, no new one starts.
+    paused = False
 
     while len(finished) < len(tasks):
         for t in tasks:
@@ -55,7 +57,7 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
             if t["id"] not in finished and t["id"] not in running and t["id"] not in parked
             and all(finished.get(d) == "completed" for d in t["depends_on"])
         ]
-        for t in ready[: parallel - len(running)]:
+        for t in ([] if paused else ready[: parallel - len(running)]):
             steps.mark_ready(run_id, t["id"])
             with SetWorkflowID(task_workflow_id(run_id, generation, t["id"])):
                 # Tasks that may run side by side each get a worktree of their own.
@@ -63,10 +65,13 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
                           "thresholds": spec["thresholds"], "mode": spec.get("mode", "autopilot")}
                 DBOS.start_workflow(task_workflow, run_id, spec_t, me, baseline)
             running.add(t["id"])
-        if not running and not parked:
+        if not running and not parked and not paused:
             break
         msg = DBOS.recv(TASK_DONE, timeout_seconds=RECV_TIMEOUT_S)
         if msg is None:
+            continue
+        if "pause" in msg:
+            paused = bool(msg["pause"])
             continue
         tid = msg["task"]
         running.discard(tid)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -83,6 +84,9 @@ class Run(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float)
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # While paused, running tasks finish but no new task starts.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    dispatch: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
 
     __table_args__ = (Index("ix_runs_workspace_created", "workspace", "created_at"),)
 

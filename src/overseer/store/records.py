@@ -29,6 +29,8 @@ class RunRecord:
     cost_usd: float | None
     input_tokens: int
     output_tokens: int
+    paused: bool = False
+    dispatch: str = "local"
 
     @classmethod
     def of(cls, r: m.Run) -> RunRecord:
@@ -38,6 +40,7 @@ class RunRecord:
             parallel=r.parallel, branch=r.branch, created_at=r.created_at,
             finished_at=r.finished_at, error=r.error, cost_usd=r.cost_usd,
             input_tokens=r.input_tokens, output_tokens=r.output_tokens,
+            paused=bool(r.paused), dispatch=r.dispatch or "local",
         )
 
 

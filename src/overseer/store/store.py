@@ -121,6 +121,18 @@ class Store(AuditMixin):
 
         self._write(tx)
 
+    def set_run_paused(self, run_id: str, paused: bool) -> None:
+        def tx(s: Session) -> None:
+            self._lock_run(s, run_id).paused = paused
+
+        self._write(tx)
+
+    def set_run_dispatch(self, run_id: str, dispatch: str) -> None:
+        def tx(s: Session) -> None:
+            self._lock_run(s, run_id).dispatch = dispatch
+
+        self._write(tx)
+
     # -- tasks -------------------------------------------------------------------------------
 
     def add_tasks(self, run_id: str, tasks: list[ResolvedTask]) -> None:
