@@ -91,6 +91,13 @@ class RunSettings(_Section):
         description="`autopilot` acts on each decision by itself; `copilot` asks a human to confirm "
         "before a task proceeds.",
     )
+    worker_slots: int | None = Field(
+        default=None,
+        ge=1,
+        description="On PostgreSQL: how many of a run's tasks one process (the `overseer run` "
+        "process or an `overseer worker`) takes at once. Unset: up to `parallel`. Lower it to "
+        "spread a run over several workers.",
+    )
 
 
 class SupervisorSettings(_Section):

@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
 
     app.command("pause")(pause_cmd.pause)
     app.command("continue")(pause_cmd.continue_)
+    from overseer.cli.worker_cmd import worker
+
+    app.command("worker")(worker)
     app.command("demo")(demo_cmd.demo)
     from overseer.cli.doctor_cmd import doctor
 

@@ -90,7 +90,8 @@ def run(
     agent: str | None = typer.Option(None, "--agent", help="use this plan agent for every task"),
     supervisor: str | None = typer.Option(None, "--supervisor", help="supervisor provider"),
     no_wait: bool = typer.Option(
-        False, "--no-wait", help="return (exit 3) when the run is parked waiting for a person"
+        False, "--no-wait", help="return (exit 3) when the run is parked waiting for a person; "
+        "on PostgreSQL, hand the run to `overseer worker`s and return at once"
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="create .overseer/ and a git repo if missing"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
@@ -104,6 +105,14 @@ def run(
     create = yes or _ask_create_repo(plan)
     prepared = prepare_run(plan, settings, create_repo=create, agent_override=settings.run.agent)
     out.print(f"run {prepared.run_id}: {plan} in {prepared.repo}", markup=False)
+    rec = prepared.store.get_run(prepared.run_id)
+    if no_wait and rec is not None and rec.dispatch == "queue":
+        from overseer.engine.runner import enqueue
+
+        enqueue(prepared.run_id, prepared.repo, prepared.store, settings)
+        out.print(f"run {prepared.run_id}: queued for `overseer worker` processes; "
+                  f"follow it with: overseer status {prepared.run_id}", markup=False)
+        raise typer.Exit(EXIT_OK)
     raise typer.Exit(
         _run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose, no_wait)
     )

@@ -16,7 +16,7 @@ from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelled
 from overseer.agents import agent_types
 from overseer.agents.process import kill_all_live_groups, kill_leftovers
 from overseer.config import Settings, redact_value
-from overseer.engine import runtime
+from overseer.engine import queues, runtime
 from overseer.engine.builtin_rules import compile_settings
 from overseer.engine.context import EngineContext, set_context
 from overseer.engine.generations import generation, next_generation, run_workflow_id
@@ -100,6 +100,8 @@ def prepare_run(
         branch=ws.branch(),
     )
     store.add_tasks(run_id, resolved)
+    if is_postgres(settings.database_url_for(ws.root)):
+        store.set_run_dispatch(run_id, "queue")
     return Prepared(run_id=run_id, repo=ws.root, store=store, plan=plan)
 
 
@@ -141,7 +143,11 @@ def execute(
     set_context(ctx)
     _llm, why = ctx.reviewer()
     publish(Event(type="notice", run_id=run_id, data={"message": f"supervisor: {why}"}))
-    runtime.launch(runtime.system_database_url(settings.database_url_for(repo), repo), executor_id=run_id)
+    rec = store.get_run(run_id)
+    # A queued run's tasks come back through its own queue; this process takes only those.
+    listen = [queues.task_queue_name(run_id)] if rec is not None and rec.dispatch == "queue" else []
+    runtime.launch(runtime.system_database_url(settings.database_url_for(repo), repo),
+                   executor_id=run_id, queues=listen)
     try:
         from overseer.engine.workflows import run_workflow
 
@@ -198,3 +204,24 @@ def execute(
         kill_all_live_groups()
         runtime.shutdown()
         set_context(None)
+
+
+def is_postgres(store_url: str) -> bool:
+    return store_url.startswith("postgresql")
+
+
+def enqueue(run_id: str, repo: Path, store: Store, settings: Settings) -> None:
+    """Hand a run to the `overseer worker` processes (PostgreSQL only) and return at once."""
+    store_url = settings.database_url_for(repo)
+    if not is_postgres(store_url):
+        raise OverseerError(
+            "only a PostgreSQL database can hand a run to workers",
+            hint="set database.url to postgresql+psycopg://…, or run without --no-wait",
+        )
+    g = generation(store, run_id)
+    # Launching DBOS (rather than a bare client) also creates its tables on a new database.
+    runtime.launch(runtime.system_database_url(store_url, repo), executor_id=run_id, queues=[])
+    try:
+        queues.enqueue_run(run_workflow_id(run_id, g), run_id, g)
+    finally:
+        runtime.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from dbos import DBOS, DBOSConfig
@@ -10,6 +11,7 @@ from dbos import DBOS, DBOSConfig
 # Pinned, not DBOS's default source hash: a changed hash would leave interrupted runs of an
 # older overseer un-recovered. Bump it only when workflow code changes incompatibly.
 APPLICATION_VERSION = "overseer-1"
+APPLICATION_NAME = "overseer"
 
 
 def system_database_url(store_url: str, repo: Path) -> str:
@@ -19,13 +21,16 @@ def system_database_url(store_url: str, repo: Path) -> str:
     return store_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def launch(sys_db_url: str, executor_id: str) -> None:
-    """Start DBOS. Its recovery then resumes this executor's unfinished workflows."""
+def launch(sys_db_url: str, executor_id: str, queues: Sequence[str] | None = ()) -> None:
+    """Start DBOS. Its recovery then resumes this executor's unfinished workflows.
+
+    `queues` names the queues this process takes work from; None means every queue (a worker).
+    """
     # Import for the side effect of registering the workflows before launch.
     from overseer.engine import workflows  # noqa: F401
 
     config: DBOSConfig = {
-        "name": "overseer",
+        "name": APPLICATION_NAME,
         "system_database_url": sys_db_url,
         "application_version": APPLICATION_VERSION,
         "executor_id": executor_id,
@@ -36,6 +41,8 @@ def launch(sys_db_url: str, executor_id: str) -> None:
     for name in ("dbos", "dbos._logger"):
         logging.getLogger(name).setLevel(logging.WARNING)
     DBOS(config=config)
+    if queues is not None:
+        DBOS.listen_queues(queues)
     DBOS.launch()
 
 

@@ -65,6 +65,8 @@ def load_run(run_id: str) -> dict[str, Any]:
         "parallel": run.parallel,
         "mode": (run.config_json or {}).get("run", {}).get("mode", "autopilot"),
         "tasks": [{**plan_tasks[t.task_id], "attempt_offset": t.attempts} for t in tasks],
+        "dispatch": run.dispatch,
+        "worker_slots": (run.config_json or {}).get("run", {}).get("worker_slots"),
         "states": {t.task_id: t.state for t in tasks},
     }
 

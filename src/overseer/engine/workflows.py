@@ -11,7 +11,7 @@ from typing import Any
 from dbos import DBOS, SetWorkflowID
 
 from overseer.agents import AgentResult
-from overseer.engine import steps
+from overseer.engine import queues, steps
 from overseer.engine.decide import AttemptEvidence, AttemptSummary, Thresholds, decide
 from overseer.engine.generations import run_workflow_id, task_workflow_id
 from overseer.gates import GateResult
@@ -43,6 +43,10 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
     # A person paused new work (`overseer pause`): running tasks go on, no new one starts.
     paused = False
 
+    # On PostgreSQL tasks go through the run's queue, so `overseer worker`s can take them.
+    queued = spec.get("dispatch") == "queue"
+    if queued:
+        queues.open_task_queue(run_id, parallel, spec.get("worker_slots"))
     while len(finished) < len(tasks):
         for t in tasks:
             tid = t["id"]
@@ -63,7 +67,10 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
                 # Tasks that may run side by side each get a worktree of their own.
                 spec_t = {**by_id[t["id"]], "worktree": parallel > 1, "parent": me,
                           "thresholds": spec["thresholds"], "mode": spec.get("mode", "autopilot")}
-                DBOS.start_workflow(task_workflow, run_id, spec_t, me, baseline)
+                if queued:
+                    queues.task_queue(run_id).enqueue(task_workflow, run_id, spec_t, me, baseline)
+                else:
+                    DBOS.start_workflow(task_workflow, run_id, spec_t, me, baseline)
             running.add(t["id"])
         if not running and not parked and not paused:
             break
@@ -80,7 +87,10 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
             (parked if msg["parked"] else running).add(tid)
         else:
             finished[tid] = msg["state"]
-    return steps.finish_run(run_id)
+    summary = steps.finish_run(run_id)
+    if queued:
+        queues.close_task_queue(run_id)
+    return summary
 
 
 @DBOS.workflow(name="overseer.task")

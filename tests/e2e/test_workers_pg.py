@@ -1,0 +1,133 @@
+"""Scale-out on a real PostgreSQL: `overseer run` alone, and `overseer worker` processes
+sharing a run handed to them with `--no-wait`, one of them killed and restarted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_helpers import clean_env, git, overseer_cmd
+
+pytestmark = pytest.mark.real
+
+
+def _plan(repo: Path, log: Path, n: int, sleep: float) -> None:
+    # Each agent notes which process started it ($PPID: the worker, or the run process).
+    tasks = "\n".join(f"  - {{id: t{i}, prompt: write t{i}}}" for i in range(1, n + 1))
+    (repo / "plan.yaml").write_text(
+        f"""\
+version: 1
+name: scale-out
+defaults: {{agent: note, timeout: 300}}
+agents:
+  note: {{type: shell, command: 'echo "$OVERSEER_TASK_ID $PPID" >> {log}; sleep {sleep}; echo done > "$OVERSEER_TASK_ID.txt"'}}
+tasks:
+{tasks}
+"""
+    )
+
+
+def _status(repo: Path, env: dict[str, str]) -> dict[str, Any]:
+    res = subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return dict(json.loads(res.stdout))
+
+
+def _starts(log: Path) -> list[tuple[str, int]]:
+    if not log.exists():
+        return []
+    return [(t, int(p)) for t, p in (line.split() for line in log.read_text().splitlines() if line.strip())]
+
+
+def _wait(pred: Any, what: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _commits_per_task(repo: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in git(repo, "log", "--format=%(trailers:key=Overseer-Task,valueonly)").splitlines():
+        if line.strip():
+            counts[line.strip()] = counts.get(line.strip(), 0) + 1
+    return counts
+
+
+@pytest.fixture
+def pg_env(fresh_postgres_url: str, tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    return {**clean_env(home), "OVERSEER_DATABASE__URL": fresh_postgres_url}
+
+
+def test_run_on_postgres_alone(make_repo, tmp_path, pg_env):
+    log = tmp_path / "starts.log"
+    repo = make_repo({"a.txt": "a\n"})
+    _plan(repo, log, 3, 0)
+    res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "2"), cwd=repo, env=pg_env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    st = _status(repo, pg_env)
+    assert {t["id"]: t["state"] for t in st["tasks"]} == {"t1": "completed", "t2": "completed", "t3": "completed"}
+    assert _commits_per_task(repo) == {"t1": 1, "t2": 1, "t3": 1}
+
+
+def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo, tmp_path, pg_env):
+    log = tmp_path / "starts.log"
+    repo = make_repo({"a.txt": "a\n"})
+    _plan(repo, log, 4, 4)
+    # One task per process at a time, so two workers must share the run's two slots.
+    env = {**pg_env, "OVERSEER_RUN__WORKER_SLOTS": "1"}
+    workers: dict[str, subprocess.Popen[str]] = {}
+
+    def start(name: str) -> subprocess.Popen[str]:
+        p = subprocess.Popen(overseer_cmd("worker", "--id", name), cwd=repo, env=env,
+                             stdout=open(tmp_path / f"{name}.out", "a"), stderr=subprocess.STDOUT, text=True)
+        workers[name] = p
+        return p
+
+    try:
+        start("w1")
+        start("w2")
+        res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "2", "--no-wait"), cwd=repo,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "queued" in res.stdout
+        pids = {name: p.pid for name, p in workers.items()}
+        # Both workers run an agent at once; then w2 dies under its agent.
+        _wait(lambda: {p for _t, p in _starts(log)} >= set(pids.values()), "both workers to start a task")
+        killed_task = next(t for t, p in _starts(log) if p == pids["w2"])
+        workers["w2"].send_signal(signal.SIGKILL)
+        workers["w2"].wait(timeout=30)
+        assert _status(repo, env)["state"] == "running"
+        start("w2")
+        _wait(lambda: _status(repo, env)["state"] in ("completed", "failed"), "the run to finish", 300)
+    finally:
+        for p in workers.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in workers.values():
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    outs = {n: (tmp_path / f"{n}.out").read_text() for n in workers}
+    st = _status(repo, env)
+    assert st["state"] == "completed", (st, outs)
+    assert {t["id"] for t in st["tasks"] if t["state"] == "completed"} == {"t1", "t2", "t3", "t4"}
+    assert _commits_per_task(repo) == {"t1": 1, "t2": 1, "t3": 1, "t4": 1}
+    # The killed worker's task ran again under the restarted w2 (a new pid), and finished.
+    restarted = workers["w2"].pid
+    assert (killed_task, restarted) in _starts(log), (_starts(log), outs)
+    assert all((repo / f"t{i}.txt").exists() for i in range(1, 5))
+    assert not any("Traceback" in o for o in outs.values()), outs
+    os.sync()
