@@ -436,6 +436,17 @@ class LoggingSettings(_Section):
     )
 
 
+class WebSettings(_Section):
+    """`overseer serve`, the web view (docs/web.md)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the web view listens on. Anything but a loopback address lets "
+        "other machines reach it (the token still guards it, but travels unencrypted).",
+    )
+    port: int = Field(default=8765, ge=0, le=65535, description="Port of the web view; 0 picks a free one.")
+
+
 class Settings(BaseSettings):
     """The effective configuration; build it with `load_settings`."""
 
@@ -451,6 +462,7 @@ class Settings(BaseSettings):
     breakpoints: BreakpointsSettings = Field(default_factory=BreakpointsSettings)
     budgets: BudgetsSettings = Field(default_factory=BudgetsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(
