@@ -11,6 +11,7 @@ def register(app: typer.Typer) -> None:
 
     app.command("init")(init_cmd.init)
     app.command("validate")(plan_cmd.validate)
+    app.command("plan")(plan_cmd.plan)
     app.command("run")(run_cmd.run)
     app.command("status")(run_cmd.status)
     app.command("resume")(run_cmd.resume)
@@ -23,6 +24,9 @@ def register(app: typer.Typer) -> None:
 
     app.command("pause")(pause_cmd.pause)
     app.command("continue")(pause_cmd.continue_)
+    from overseer.cli.watch_cmd import watch
+
+    app.command("watch")(watch)
     from overseer.cli.worker_cmd import worker
 
     app.command("worker")(worker)
