@@ -51,12 +51,20 @@ def _exit_now(code: int) -> NoReturn:
 
 
 def _run_to_end(
-    run_id: str, repo: Path, store: Store, settings: Settings, verbose: bool, no_wait: bool = False
+    run_id: str, repo: Path, store: Store, settings: Settings, verbose: bool, no_wait: bool = False,
+    live: bool | None = None,
 ) -> int:
+    """Execute the run here with plain progress lines, or — live, by default whenever a person
+    is at a terminal — in a child process shown by the live view (docs/live-view.md)."""
+    from overseer.cli import live as live_view
     from overseer.engine.runner import execute
     from overseer.notify import Notifier
 
     signal.signal(signal.SIGTERM, _interrupt_as_keyboard)
+    if live is None:
+        live = live_view.usable_terminal()
+    if live:
+        return live_view.run_with_view(run_id, repo, store, settings, verbose, no_wait)
     unsubscribe = subscribe(PlainPrinter(verbose=verbose))
     notifier = Notifier(settings.notifications, repo=repo)
     unsubscribe_notifier = notifier.subscribe()
@@ -95,6 +103,9 @@ def run(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="create .overseer/ and a git repo if missing"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
+    plain: bool = typer.Option(
+        False, "--plain", help="plain progress lines instead of the live view, even in a terminal"
+    ),
 ) -> None:
     """Run a plan: drive the agents through its tasks, check and commit each one."""
     from overseer.engine.runner import prepare_run
@@ -114,7 +125,8 @@ def run(
                   f"follow it with: overseer status {prepared.run_id}", markup=False)
         raise typer.Exit(EXIT_OK)
     raise typer.Exit(
-        _run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose, no_wait)
+        _run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose, no_wait,
+                    live=False if plain else None)
     )
 
 
