@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
 
     app.command("pause")(pause_cmd.pause)
     app.command("continue")(pause_cmd.continue_)
+    from overseer.cli.watch_cmd import watch
+
+    app.command("watch")(watch)
     from overseer.cli.worker_cmd import worker
 
     app.command("worker")(worker)
