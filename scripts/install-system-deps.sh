@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real components the tests use (git, PostgreSQL, OpenSSH server), only if missing.
+# Installs the real components the tests use (git, PostgreSQL, OpenSSH server, Chromium for the
+# web view's browser test), only if missing.
 # Idempotent: a machine that has them is left alone.
 set -euo pipefail
 
@@ -9,9 +10,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   need+=(postgresql)
 fi
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+# Playwright drives this one (executable_path); it never downloads a browser of its own.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "==> system packages present (git, postgresql, openssh-server)"
+  echo "==> system packages present (git, postgresql, openssh-server, chromium)"
   exit 0
 fi
 

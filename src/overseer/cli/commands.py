@@ -41,6 +41,9 @@ def register(app: typer.Typer) -> None:
 
     app.command("log")(report_cmd.log)
     app.command("export")(report_cmd.export)
+    from overseer.cli.serve_cmd import serve
+
+    app.command("serve")(serve)
     schema_app = typer.Typer(help="Print JSON Schemas for editors.", no_args_is_help=True)
     schema_app.command("plan")(plan_cmd.schema_plan)
     app.add_typer(schema_app, name="schema")

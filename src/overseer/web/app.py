@@ -1,0 +1,245 @@
+"""`create_app`: the web view of one repository's runs, answering breakpoints from a browser.
+
+Every request must show the token (web/auth.py); pages are rendered on the server; a run page
+follows its run over server-sent events (web/live.py); an approve / reject / answer is a POST
+that goes through the same `engine.humans.resolve` as `overseer approve`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from overseer.engine.humans import resolve as resolve_breakpoint
+from overseer.engine.humans import who
+from overseer.errors import OverseerError
+from overseer.report.scrub import Scrubber
+from overseer.store import BreakpointRecord, RunRecord, Store
+from overseer.web import auth, pages
+from overseer.web.live import LiveFeed, Update
+from overseer.web.view import runs_view
+
+POLL_S = 0.5
+PING_S = 15
+MAX_FORM_BYTES = 64 * 1024
+ACTIVITY_KEPT = 500  # lines a run page keeps as live updates add more
+ACTIONS = ("approve", "reject", "answer")
+
+Resolver = Callable[..., BreakpointRecord]
+
+
+class WebError(Exception):
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.hint = status, message, hint
+
+
+def _csp(nonce: str) -> str:
+    # Nothing loads from anywhere but this server; the page's one script and style carry the
+    # request's nonce, so text that slipped into the HTML could not run.
+    return (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "connect-src 'self'; img-src data:; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
+class Guard:
+    """ASGI middleware: the token check in front of every route, and the security headers on
+    every response (a plain ASGI wrapper, so streamed responses pass through untouched)."""
+
+    def __init__(self, app: ASGIApp, token: str, repo: str) -> None:
+        self.app, self.token, self.repo = app, token, repo
+        self.cookie = auth.cookie_name(token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["nonce"] = nonce
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                h = MutableHeaders(scope=message)
+                h["Content-Security-Policy"] = _csp(nonce)
+                h["X-Content-Type-Options"] = "nosniff"
+                h["X-Frame-Options"] = "DENY"
+                h["Referrer-Policy"] = "no-referrer"
+                h["Cache-Control"] = "no-store"
+            await send(message)
+
+        via = auth.authenticate(
+            auth.Credentials(
+                authorization=request.headers.get("authorization"),
+                cookie=request.cookies.get(self.cookie),
+                query_token=request.query_params.get(auth.QUERY_PARAM),
+            ),
+            self.token,
+        )
+        response: Response
+        if via is None:
+            response = error_response(
+                request, self.repo,
+                WebError(401, "this view needs the token `overseer serve` printed",
+                         "open the address it printed (it ends in ?token=…), or send the "
+                         "header Authorization: Bearer TOKEN"),
+            )
+        elif via is auth.Via.QUERY and request.method in ("GET", "HEAD"):
+            # Trade the token in the address for a cookie and drop it from the address, so it
+            # does not stay on screen, in the history or in a Referer.
+            rest = [(k, v) for k, v in request.query_params.multi_items() if k != auth.QUERY_PARAM]
+            query = "&".join(f"{quote(k)}={quote(v)}" for k, v in rest)
+            response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), 303)
+            response.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
+        else:
+            scope["state"]["via"] = via
+            await self.app(scope, receive, send_secured)
+            return
+        await response(scope, receive, send_secured)
+
+
+def error_response(request: Request, repo: str, exc: WebError) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.message, "hint": exc.hint}, exc.status)
+    nonce = getattr(request.state, "nonce", "")
+    return HTMLResponse(
+        pages.render("error.html.j2", nonce=nonce, repo=repo, status=exc.status,
+                     message=exc.message, hint=exc.hint, back="/"),
+        exc.status,
+    )
+
+
+def create_app(
+    store: Store, store_url: str, repo: Path, token: str, *, poll_s: float = POLL_S,
+    resolver: Resolver | None = None,
+) -> FastAPI:
+    """The web view of the runs of the repository `repo`, whose state is `store` at
+    `store_url`. `resolver` answers breakpoints (tests replace the one that wakes DBOS)."""
+    workspace = str(repo)
+    csrf = auth.csrf_value(token)
+    resolve = resolver or resolve_breakpoint
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(WebError)
+    async def _web_error(request: Request, exc: WebError) -> Response:
+        return error_response(request, workspace, exc)
+
+    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+        return HTMLResponse(pages.render(name, nonce=request.state.nonce, repo=workspace, **context))
+
+    def find_run(run_id: str) -> RunRecord:
+        run = store.get_run(run_id)
+        if run is None or run.workspace != workspace:
+            raise WebError(404, f"no run {run_id!r} in {workspace}", "the runs list links every run")
+        return run
+
+    def first_update(run_id: str) -> Update:
+        find_run(run_id)
+        update = LiveFeed(store, run_id).poll()
+        assert update is not None  # a feed's first poll always has everything
+        return update
+
+    @app.get("/", response_class=HTMLResponse)
+    def runs_page(request: Request) -> HTMLResponse:
+        return page(request, "runs.html.j2", runs=runs_view(store, workspace, Scrubber.for_run()))
+
+    @app.get("/api/runs")
+    def runs_json() -> list[dict[str, Any]]:
+        return runs_view(store, workspace, Scrubber.for_run())
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run_page(request: Request, run_id: str, done: str | None = None) -> HTMLResponse:
+        update = first_update(run_id)
+        view = update.view
+        notice = next((b for b in view["resolved"] if b["id"] == done), None)
+        return page(request, "run.html.j2", view=view, activity=update.activity, csrf=csrf,
+                    notice=notice, max_lines=ACTIVITY_KEPT)
+
+    @app.get("/api/runs/{run_id}")
+    def run_json(run_id: str) -> dict[str, Any]:
+        update = first_update(run_id)
+        return {**update.view, "activity": update.activity}
+
+    @app.get("/runs/{run_id}/events")
+    async def run_events(run_id: str) -> EventSourceResponse:
+        await run_in_threadpool(find_run, run_id)
+        feed = await run_in_threadpool(LiveFeed, store, run_id)
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            while True:
+                update = await run_in_threadpool(feed.poll)
+                if update is not None:
+                    yield ServerSentEvent(json.dumps(_payload(update, csrf)), event="snapshot")
+                    if update.finished:
+                        yield ServerSentEvent("{}", event="end")
+                        return
+                await anyio.sleep(poll_s)
+
+        return EventSourceResponse(stream(), ping=PING_S)
+
+    @app.post("/runs/{run_id}/breakpoints/{bp_id}/{action}")
+    async def answer_breakpoint(request: Request, run_id: str, bp_id: str, action: str) -> Response:
+        if action not in ACTIONS:
+            raise WebError(404, f"no action {action!r}", "approve, reject or answer")
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise WebError(413, "the note is too long", f"keep it under {MAX_FORM_BYTES // 1024} KiB")
+        form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        if not auth.may_act(request.state.via, _one(form, auth.CSRF_FIELD), token):
+            raise WebError(403, "this form did not come from this server's page",
+                           "reload the run page and use its buttons")
+        note = (_one(form, "note") or "").strip() or None
+        if action in ("reject", "answer") and note is None:
+            what = "a note saying why" if action == "reject" else "the answer's text"
+            raise WebError(400, f"{action} needs {what}", "type it in the box, then press the button")
+        bp = await run_in_threadpool(lambda: _breakpoint_of(store, find_run(run_id), bp_id))
+        try:
+            rec = await run_in_threadpool(
+                lambda: resolve(store, store_url, repo, bp.id, action, note,
+                                by=f"{who()} (web)")
+            )
+        except OverseerError as exc:
+            raise WebError(409, exc.message, exc.hint) from exc
+        return RedirectResponse(f"/runs/{quote(run_id)}?done={quote(rec.id)}", 303)
+
+    app.add_middleware(Guard, token=token, repo=workspace)
+    return app
+
+
+def _breakpoint_of(store: Store, run: RunRecord, bp_id: str) -> BreakpointRecord:
+    """The run's breakpoint with exactly this id (the CLI takes prefixes; a form never needs to)."""
+    try:
+        bp = store.get_breakpoint(bp_id)
+    except OverseerError:
+        bp = None
+    if bp is None or bp.id != bp_id or bp.run_id != run.id:
+        raise WebError(404, f"no breakpoint {bp_id!r} in run {run.id}", "reload the run page")
+    return bp
+
+
+def _one(form: dict[str, list[str]], key: str) -> str | None:
+    values = form.get(key)
+    return values[0] if values else None
+
+
+def _payload(update: Update, csrf: str) -> dict[str, Any]:
+    return {
+        "reset": update.reset,
+        "finished": update.finished,
+        "view": update.view,
+        "activity": update.activity,
+        "html": pages.fragments(update.view, update.activity, csrf),
+    }
