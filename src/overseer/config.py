@@ -331,6 +331,8 @@ BUILTIN_RULE_DEFAULTS: dict[str, dict[str, str | bool]] = {
     "confidence_too_low": {"severity": "warning", "mode": "human", "enabled": False},
     "consecutive_failures": {"severity": "warning", "mode": "human"},
     "budget_exceeded": {"severity": "critical", "mode": "human"},
+    # Auto: the process runner already stopped the attempt; decide() retries it with feedback.
+    "time_threshold_exceeded": {"severity": "warning", "mode": "auto"},
 }
 
 
@@ -369,6 +371,11 @@ class BreakpointsSettings(_Section):
         BuiltinRule, "budget_exceeded",
         "The task's or the run's cost or tokens passed a limit in `budgets`. No limits: never "
         "fires.")
+    time_threshold_exceeded: BuiltinRule = _builtin(
+        BuiltinRule, "time_threshold_exceeded",
+        "An attempt ran past its time limit (the agent's or the task's `timeout` in the plan) "
+        "and was stopped. `auto` by default: the task is retried with feedback saying it ran "
+        "out of time; `human` asks a person first.")
     rules: list[BreakpointRule] = Field(
         default_factory=list,
         description="Your own rules: each a mapping of `name`, `when` (a CEL expression), "
@@ -402,6 +409,59 @@ class BreakpointsSettings(_Section):
                 raise ValueError(f"two rules are named {rule.name!r}")
             seen.add(rule.name)
         return self
+
+
+class SchedulingSettings(_Section):
+    """Which ready task starts first when more are ready than may run: the plan's `priority`
+    plus these boosts (docs/plan.md, "Priority")."""
+
+    deadline_window: float = Field(
+        default=86400,
+        ge=0,
+        description="Seconds before a task's `deadline` from which it gets `deadline_boost` "
+        "(also once the deadline has passed).",
+    )
+    deadline_boost: float = Field(
+        default=10, ge=0, description="Priority added to a task whose deadline is near."
+    )
+    blocking_boost: float = Field(
+        default=1,
+        ge=0,
+        description="Priority added for each task that depends on this one, directly or "
+        "through others.",
+    )
+    retry_penalty: float = Field(
+        default=1,
+        ge=0,
+        description="Priority taken off for each attempt the task already had (a task run "
+        "again after a rollback).",
+    )
+
+
+class RetriesSettings(_Section):
+    """Retries of infrastructure failures — an agent process that crashed, a 5xx from the
+    model API, a lost SSH connection — which are not the agent's fault: the same attempt runs
+    again after an exponential backoff with jitter, without costing one of the task's
+    `max_attempts` (docs/decisions.md)."""
+
+    max_infra_retries: int = Field(
+        default=3, ge=0, description="Infrastructure retries one task may use; then it fails."
+    )
+    max_infra_retries_per_run: int = Field(
+        default=20,
+        ge=0,
+        description="Infrastructure retries the whole run may use; after that an infrastructure "
+        "failure fails its task.",
+    )
+    infra_backoff: float = Field(
+        default=30,
+        gt=0,
+        description="Seconds before the first infrastructure retry; it doubles with each retry "
+        "of the task, and the wait is drawn between half of that and all of it (jitter).",
+    )
+    infra_backoff_max: float = Field(
+        default=600, gt=0, description="Longest wait before an infrastructure retry, in seconds."
+    )
 
 
 class BudgetsSettings(_Section):
@@ -461,6 +521,8 @@ class Settings(BaseSettings):
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     breakpoints: BreakpointsSettings = Field(default_factory=BreakpointsSettings)
     budgets: BudgetsSettings = Field(default_factory=BudgetsSettings)
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+    retries: RetriesSettings = Field(default_factory=RetriesSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 

@@ -193,7 +193,7 @@ def test_every_error_in_one_pass_sorted_by_line() -> None:
         "p.yaml:8:21: empty prompt in task 'c'; say what the agent should do",
         "p.yaml:8:32: unknown agent 'nope' in task 'c'; known agents: sh",
         "p.yaml:8:38: unknown key 'flavour' in task 'c'; known keys: id, title, prompt, "
-        "acceptance, depends_on, priority, milestone, agent, fallback_agents, gates, max_attempts, "
+        "acceptance, depends_on, priority, deadline, milestone, agent, fallback_agents, gates, max_attempts, "
         "timeout, "
         "breakpoint",
     ]

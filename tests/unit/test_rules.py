@@ -68,6 +68,9 @@ BUILTIN_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ("conflicting_solutions", {},
      {"review": ReviewInfo(complete=False, reviewer="smollm2", unmet_criteria=["logs out"])},
      {"review": ReviewInfo(complete=False), "gates_passed": False}),
+    ("conflicting_solutions", {},
+     {"review": ReviewInfo(complete=False, reviewer="rules")},
+     {"review": ReviewInfo(complete=False, reviewer="rules"), "agent_status": "timeout"}),
     ("milestone_completion", {}, {**MILESTONE, "milestone_complete": True},
      {**MILESTONE, "milestone_complete": True, "decision_action": "retry"}),
     ("milestone_completion", {}, {**MILESTONE, "milestone_complete": True},
@@ -86,6 +89,8 @@ BUILTIN_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ("budget_exceeded", BUDGET, {"tokens": TokenInfo(task=1001, run=1001)},
      {"tokens": TokenInfo(task=1000, run=4999)}),
     ("budget_exceeded", BUDGET, {"tokens": TokenInfo(task=10, run=5001)}, {}),
+    ("time_threshold_exceeded", {}, {"agent_status": "timeout", "decision_action": "retry"},
+     {"agent_status": "stalled", "decision_action": "retry"}),
 ]
 
 
@@ -107,10 +112,13 @@ def test_every_builtin_has_a_case_and_a_kind() -> None:
     names = {c[0] for c in BUILTIN_CASES}
     rule_kinds = {k for k, info in KINDS.items() if info.source == "rule"}
     assert names == rule_kinds
-    for kind in ("rate_limit_hit", "time_threshold_exceeded", "merge_conflict"):
+    for kind in ("rate_limit_hit", "infrastructure_failure", "merge_conflict"):
         assert KINDS[kind].source == "engine"
     assert KINDS["rate_limit_hit"].mode == "auto"
-    assert KINDS["time_threshold_exceeded"].mode == "auto"
+    assert KINDS["infrastructure_failure"].mode == "auto"
+    # A rule now, so it can be switched off or made to ask a person; auto by default.
+    assert KINDS["time_threshold_exceeded"].source == "rule"
+    assert Settings().breakpoints.time_threshold_exceeded.mode == "auto"
 
 
 @pytest.mark.parametrize("name", sorted(k for k, i in KINDS.items() if i.source == "rule"))
@@ -151,6 +159,9 @@ def test_builtin_messages_say_what_happened() -> None:
         "task t1 attempt 1 broke tests that passed before: tests/test_a.py::test_x")
     assert "db/migrations/**, *.sql" in hits["architecture_decision"]
     assert "task cost $2.5 (limit $2)" in hits["budget_exceeded"]
+    late = evaluate(compile_settings(s), ctx(agent_status="timeout", decision_action="retry"))
+    assert [h.message for h in late] == [
+        "task t1 attempt 1 ran out of time and was stopped (decision: retry)"]
 
 
 # --------------------------------------------------------------------------- user rules

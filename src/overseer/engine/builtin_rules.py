@@ -2,8 +2,9 @@
 
 Each built-in rule is an ordinary CEL rule whose thresholds come from `breakpoints.*` and
 `budgets.*`, so docs/breakpoints.md can show exactly what it evaluates and a user rule can do
-anything a built-in does. Kinds the engine raises itself (a usage limit, a timeout, a merge
-conflict) and the plan's `breakpoint: before|after` are listed too, for stats and docs.
+anything a built-in does. Kinds the engine raises itself (a usage limit, an infrastructure
+failure, a merge conflict) and the plan's `breakpoint: before|after` are listed too, for stats
+and docs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from overseer.config import BreakpointsSettings, BudgetsSettings, Settings
+from overseer.engine.infra_retry import INFRA_KIND
 from overseer.engine.rules import CompiledRules, Mode, Rule, Severity, compile_rules
 
 
@@ -32,7 +34,7 @@ KINDS: dict[str, KindInfo] = {k.name: k for k in (
     KindInfo("breaking_test_failure", "rule", "critical", "human",
              "a test that passed at the run's baseline fails now"),
     KindInfo("conflicting_solutions", "rule", "warning", "auto",
-             "the required gates pass but the reviewer says incomplete"),
+             "the agent completed and the required gates pass, but the reviewer says incomplete"),
     KindInfo("milestone_completion", "rule", "info", "human",
              "the last task of a `review: human` milestone is about to complete"),
     KindInfo("confidence_too_low", "rule", "warning", "human",
@@ -44,8 +46,12 @@ KINDS: dict[str, KindInfo] = {k.name: k for k in (
     KindInfo("rate_limit_hit", "engine", "info", "auto",
              "the agent hit a usage limit: the task waits for the reset (or switches to a "
              "fallback agent), then resumes the session"),
-    KindInfo("time_threshold_exceeded", "engine", "warning", "auto",
-             "an attempt ran past the task's timeout: it is cancelled and retried"),
+    KindInfo("time_threshold_exceeded", "rule", "warning", "auto",
+             "an attempt ran past its time limit (the task's `timeout`): it was stopped and the "
+             "task is retried with feedback saying it ran out of time"),
+    KindInfo(INFRA_KIND, "engine", "warning", "auto",
+             "the agent crashed, the model API answered 5xx or the SSH connection was lost: the "
+             "same attempt runs again after a backoff, without costing a try"),
     KindInfo("merge_conflict", "engine", "warning", "human",
              "a parallel task's branch conflicts with the run's branch"),
     KindInfo("before_task", "plan", "info", "human", "the plan says `breakpoint: before`"),
@@ -108,7 +114,10 @@ def builtin_rules(bp: BreakpointsSettings, budgets: BudgetsSettings) -> list[Rul
             f"task {{task.id}} changed files matching {_lit(globs)}: {{files_changed}}")
     add("breaking_test_failure", "size(regressions) > 0",
         "task {task.id} attempt {task.attempt} broke tests that passed before: {regressions}")
-    add("conflicting_solutions", "gates_passed && review.complete == false",
+    # Only about work the agent finished: a crashed or timed-out attempt is "incomplete" to
+    # any reviewer, which is no disagreement with the gates (decide() counts it the same way).
+    add("conflicting_solutions",
+        'gates_passed && review.complete == false && agent_status == "completed"',
         "task {task.id}: the gates pass but the reviewer ({review.reviewer}) says it is "
         "incomplete: {review.unmet_criteria}")
     add("milestone_completion",
@@ -122,6 +131,11 @@ def builtin_rules(bp: BreakpointsSettings, budgets: BudgetsSettings) -> list[Rul
     at = bp.consecutive_failures.at
     add("consecutive_failures", f"consecutive_failures >= {int(at)}",
         "task {task.id} failed {consecutive_failures} attempts in a row")
+    # The process runner stops an attempt at its time limit and the agent reports `timeout`;
+    # the rule records (auto) or asks about (human) the retry decide() then chooses.
+    add("time_threshold_exceeded", 'agent_status == "timeout"',
+        "task {task.id} attempt {task.attempt} ran out of time and was stopped (decision: "
+        "{decision_action})")
     limits = [
         (budgets.task_cost_usd, "cost_usd.task", "task cost ${cost_usd.task}", "$"),
         (budgets.run_cost_usd, "cost_usd.run", "run cost ${cost_usd.run}", "$"),

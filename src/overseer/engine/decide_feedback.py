@@ -135,6 +135,10 @@ def regression_feedback(g: GateResult) -> str:
 
 def agent_feedback(r: AgentResult) -> str:
     msg = f"Your previous attempt ended {r.status}" + (f" ({r.error})" if r.error else "") + "."
+    if r.status == "timeout":
+        msg = ("Your previous attempt ran out of time and was stopped"
+               + (f" ({r.error})" if r.error else "") + ". What you changed so far is still in "
+               "the workspace; work in smaller steps so you finish within the time limit.")
     tail = tail_lines(r.final_message, FEEDBACK_TAIL_LINES)
     return msg + (f" Its last output:\n```\n{tail}\n```" if tail else "")
 

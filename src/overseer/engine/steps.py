@@ -15,6 +15,7 @@ from dbos import DBOS
 from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
 from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
+from overseer.engine.infra_retry import INFRA_KIND, limits_of, plan_infra_retry
 from overseer.engine.outcomes import record_outcomes
 from overseer.engine.rules import (
     CostInfo,
@@ -68,6 +69,8 @@ def load_run(run_id: str) -> dict[str, Any]:
         "dispatch": run.dispatch,
         "worker_slots": (run.config_json or {}).get("run", {}).get("worker_slots"),
         "states": {t.task_id: t.state for t in tasks},
+        # Priority boosts as recorded when the run started, so a replay orders tasks the same way.
+        "scheduling": (run.config_json or {}).get("scheduling", {}),
     }
 
 
@@ -500,3 +503,36 @@ def _milestone_of(plan_json: dict[str, Any], task_id: str) -> str | None:
         if t["id"] == task_id:
             return t.get("milestone")
     return None
+
+
+@DBOS.step(name="overseer.clock")
+def clock() -> float:
+    """The time, as a step: recorded, so a replayed workflow sees the time the first run saw."""
+    return time.time()
+
+
+@DBOS.step(name="overseer.note_infra_failure")
+def note_infra_failure(run_id: str, task_id: str, n: int, reason: str) -> dict[str, Any]:
+    """An attempt failed for infrastructure reasons: record an auto-resolved
+    `infrastructure_failure` breakpoint and say how long to wait before the same attempt runs
+    again — or, past `retries.max_infra_retries` (task) or `max_infra_retries_per_run`, fail
+    the task. The counts are the run's recorded retries, so they hold across restarts."""
+    ctx = current()
+    run = ctx.store.get_run(run_id)
+    assert run is not None
+    limits = limits_of((run.config_json or {}).get("retries"))
+    aid = attempt_id(run_id, task_id, n)
+    bp = breakpoint_id(run_id, task_id, n, INFRA_KIND)
+    # This attempt's own record is left out: a step re-run after a crash decides the same way.
+    earlier = [b for b in ctx.store.list_breakpoints(run_id) if b.kind == INFRA_KIND and b.id != bp]
+    plan = plan_infra_retry(reason, task_retries=sum(b.task_id == task_id for b in earlier),
+                            run_retries=len(earlier), limits=limits, seed=aid)
+    if plan.retry:
+        ctx.store.open_breakpoint(run_id, INFRA_KIND, plan.message, task_id=task_id, attempt_id=aid,
+                                  severity="warning", breakpoint_id=bp)
+        ctx.store.resolve_breakpoint(bp, "auto", note=f"retrying in {plan.delay_s:g}s", resolved_by="overseer")
+        _set_state(run_id, task_id, TaskState.RETRYING, plan.message)
+    else:
+        _set_state(run_id, task_id, TaskState.FAILED, plan.message)
+    publish(Event(type="notice", run_id=run_id, task_id=task_id, attempt=n, data={"message": plan.message}))
+    return {"retry": plan.retry, "delay": plan.delay_s, "message": plan.message}

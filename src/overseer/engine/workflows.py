@@ -14,6 +14,8 @@ from overseer.agents import AgentResult
 from overseer.engine import queues, steps
 from overseer.engine.decide import AttemptEvidence, AttemptSummary, Thresholds, decide
 from overseer.engine.generations import run_workflow_id, task_workflow_id
+from overseer.engine.infra_retry import is_infrastructure_failure
+from overseer.engine.schedule import boosts_of, order_ready, transitive_dependents
 from overseer.gates import GateResult
 from overseer.supervisor.review import Verdict
 
@@ -33,6 +35,7 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
     order = sorted(range(len(spec["tasks"])), key=lambda i: (-spec["tasks"][i]["priority"], i))
     tasks = [spec["tasks"][i] for i in order]
     by_id = {t["id"]: t for t in tasks}
+    blocking, boosts = transitive_dependents(tasks), boosts_of(spec.get("scheduling"))
     finished: dict[str, str] = {
         tid: s for tid, s in spec["states"].items() if s in ("completed", "failed", "cancelled")
     }
@@ -61,6 +64,13 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
             if t["id"] not in finished and t["id"] not in running and t["id"] not in parked
             and all(finished.get(d) == "completed" for d in t["depends_on"])
         ]
+        # Plan priority plus boosts (deadline near, blocking others, minus earlier attempts).
+        # The clock is a step, read only when a deadline can matter, so a replay orders alike.
+        ready = order_ready(
+            ready, now=steps.clock() if any(t.get("deadline") for t in ready) else None,
+            dependents_count=blocking, retries={t["id"]: int(t.get("attempt_offset", 0)) for t in ready},
+            boosts=boosts,
+        )
         for t in ([] if paused else ready[: parallel - len(running)]):
             steps.mark_ready(run_id, t["id"])
             with SetWorkflowID(task_workflow_id(run_id, generation, t["id"])):
@@ -169,6 +179,16 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
         result = AgentResult.model_validate(
             steps.run_agent(run_id, current, n, prep["prompt"], prep["checkpoint"], session)
         )
+        infra = is_infrastructure_failure(result)
+        if infra is not None:
+            # Not the agent's fault: the same attempt again — same tree, prompt and session —
+            # after a backoff; it costs no try. Bounded per task and per run.
+            retry = steps.note_infra_failure(run_id, task["id"], n, infra)
+            if not retry["retry"]:
+                return "failed"
+            steps.restore_checkpoint(run_id, task["id"], prep["checkpoint"])
+            DBOS.sleep(retry["delay"])
+            continue
         session = result.session_id or session
         if result.status == "rate_limited":
             # A usage limit is not a failed attempt: it costs no try, and the session goes on.

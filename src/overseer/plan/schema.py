@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -70,6 +71,11 @@ class Task(_Strict):
     acceptance: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
     priority: int = 0
+    deadline: datetime | None = Field(
+        default=None,
+        description="when the task should be done (ISO 8601; a date means its end, UTC); "
+        "within scheduling.deadline_window of it the task's priority gets scheduling.deadline_boost",
+    )
     milestone: str | None = None
     agent: AgentRef | None = None
     fallback_agents: list[AgentRef] = Field(
@@ -80,12 +86,36 @@ class Task(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     breakpoint: Literal["before", "after", "never"] = "never"
 
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _deadline(cls, v: Any) -> Any:
+        return as_deadline(v)
+
     @field_validator("prompt")
     @classmethod
     def _prompt_not_empty(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("prompt is empty: say what the agent should do")
         return v
+
+
+def as_deadline(v: Any) -> Any:
+    """YAML gives a timestamp, a date, or (quoted) text: each as an aware datetime. Anything
+    else is left for validation to reject."""
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                v = date.fromisoformat(v.strip())
+            except ValueError:
+                raise ValueError(f"{v!r} is not an ISO 8601 date or time, "
+                                 "e.g. 2026-12-01 or 2026-12-01T17:00:00Z") from None
+    if isinstance(v, datetime):
+        return datetime.fromtimestamp(v.timestamp(), UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+    if isinstance(v, date):
+        return datetime.combine(v, time.max, UTC)
+    return v
 
 
 class Plan(_Strict):
@@ -108,6 +138,7 @@ class ResolvedTask(BaseModel):
     acceptance: list[str]
     depends_on: list[str]
     priority: int
+    deadline: datetime | None = None
     milestone: str | None
     agent_name: str
     agent: dict[str, Any]
@@ -134,6 +165,7 @@ def resolve_task(plan: Plan, task: Task) -> ResolvedTask:
         acceptance=list(task.acceptance),
         depends_on=list(task.depends_on),
         priority=task.priority,
+        deadline=task.deadline,
         milestone=task.milestone,
         agent_name=agent_name,
         agent=agent,

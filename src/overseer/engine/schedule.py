@@ -1,0 +1,79 @@
+"""Which ready task starts first: the plan's priority plus boosts (docs/plan.md, "Priority").
+
+Pure: the run workflow passes in the time it read through a step, so a replay orders the
+tasks exactly as the first run did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from overseer.config import SchedulingSettings
+
+TaskT = TypeVar("TaskT", bound=Mapping[str, Any])
+
+
+def boosts_of(recorded: Mapping[str, Any] | None) -> SchedulingSettings:
+    """The `scheduling` section as recorded with the run (absent keys: the defaults)."""
+    return SchedulingSettings.model_validate(recorded or {})
+
+
+def deadline_of(task: Mapping[str, Any]) -> datetime | None:
+    """The task's deadline, aware; a plan task carries it as a datetime, a recorded one as ISO text."""
+    value = task.get("deadline")
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def transitive_dependents(tasks: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Task id -> how many tasks depend on it, directly or through others (each counted once)."""
+    direct: dict[str, list[str]] = {t["id"]: [] for t in tasks}
+    for t in tasks:
+        for dep in t.get("depends_on", []):
+            direct.setdefault(dep, []).append(t["id"])
+    counts: dict[str, int] = {}
+    for tid in direct:
+        seen: set[str] = set()
+        todo = list(direct[tid])
+        while todo:
+            d = todo.pop()
+            if d not in seen:
+                seen.add(d)
+                todo.extend(direct.get(d, []))
+        counts[tid] = len(seen)
+    return counts
+
+
+def effective_priority(
+    task: Mapping[str, Any], *, now: float | None, dependents: int, retries: int, boosts: SchedulingSettings
+) -> float:
+    """Plan priority + deadline boost (deadline within the window, or past) + blocking boost
+    per dependent − retry penalty per earlier attempt. `now` is epoch seconds; None: no clock
+    was read (no ready task has a deadline), so no deadline boost."""
+    priority = float(task.get("priority", 0))
+    deadline = deadline_of(task)
+    if deadline is not None and now is not None and deadline.timestamp() - now <= boosts.deadline_window:
+        priority += boosts.deadline_boost
+    return priority + boosts.blocking_boost * dependents - boosts.retry_penalty * retries
+
+
+def order_ready(
+    ready: Sequence[TaskT],
+    *,
+    now: float | None,
+    dependents_count: Mapping[str, int],
+    retries: Mapping[str, int],
+    boosts: SchedulingSettings,
+) -> list[TaskT]:
+    """The ready tasks, highest effective priority first; ties keep their order in `ready`."""
+
+    def key(task: TaskT) -> float:
+        tid = task["id"]
+        return -effective_priority(task, now=now, dependents=dependents_count.get(tid, 0),
+                                   retries=retries.get(tid, 0), boosts=boosts)
+
+    return sorted(ready, key=key)
