@@ -9,6 +9,7 @@ Ctrl-C is passed on to the run, which stops as it does without the view."""
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,9 @@ from overseer.store import Store
 
 # The view reads the store this often: a few times a second is live to a person and cheap.
 REFRESH_S = 0.4
+# ... unless reading and drawing a big run takes longer: then the view keeps to about a tenth
+# of a core (a 1,000-task run costs ~0.1 s of CPU per refresh) and refreshes less often.
+CPU_SHARE = 0.1
 # Lines kept for everything but the task table when it is cut to the terminal's height.
 OTHER_LINES = 16
 
@@ -79,19 +83,24 @@ def view(target: Target, console: Console, child: subprocess.Popen[bytes] | None
     state = KeyState()
     with KeyReader() as keys, Live(console=console, auto_refresh=False, transient=False) as live:
         while True:
+            cpu = time.process_time()
             snap = reader.read(datetime.now(UTC))
             max_tasks = max(3, shutil.get_terminal_size().lines - OTHER_LINES - 4 * len(snap.breakpoints))
             live.update(render(snap, state.prompt(), max_tasks), refresh=True)
             if snap.finished:
                 return "finished", snap
             if child is not None and child.poll() is not None:
-                return "exited", reader.read(datetime.now(UTC))
-            deadline = time.monotonic() + REFRESH_S
+                # It may have finished the run since the read above: show the final state.
+                snap = reader.read(datetime.now(UTC))
+                live.update(render(snap, state.prompt(), max_tasks), refresh=True)
+                return "exited", snap
+            cost = time.process_time() - cpu
+            deadline = time.monotonic() + max(REFRESH_S, cost / CPU_SHARE)
             while (left := deadline - time.monotonic()) > 0:
                 try:
                     key = keys.keys.get(timeout=left)
-                except Exception:  # queue.Empty: time to read the store again
-                    break
+                except queue.Empty:
+                    break  # time to read the store again
                 state, cmd = on_key(state, key, tuple(b.id for b in snap.breakpoints))
                 if cmd is None:
                     live.update(render(snap, state.prompt(), max_tasks), refresh=True)
@@ -149,6 +158,11 @@ def run_with_view(run_id: str, repo: Path, store: Store, settings: Settings, ver
         stop_child(child)
         err.print(f"interrupted; continue with: overseer resume {run_id}", markup=False)
         return EXIT_INTERRUPTED
+    except Exception:
+        # The view broke, not the run: say where the run is before the error is reported.
+        err.print(f"the live view stopped; run {run_id} goes on in the background (process "
+                  f"{child.pid}, output in {log}): overseer watch {run_id}", markup=False)
+        raise
     if why == "detached":
         out.print(f"detached: run {run_id} goes on in the background (process {child.pid}, "
                   f"output in {log}); watch it again with: overseer watch {run_id}", markup=False)
