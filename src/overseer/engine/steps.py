@@ -15,6 +15,7 @@ from dbos import DBOS
 from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
 from overseer.agents.process import kill_leftovers
 from overseer.engine.context import current
+from overseer.engine.faults import crash_point
 from overseer.engine.infra_retry import INFRA_KIND, limits_of, plan_infra_retry
 from overseer.engine.outcomes import record_outcomes
 from overseer.engine.rules import (
@@ -173,10 +174,12 @@ def run_agent(
     def on_files(changes: list[tuple[str, str]]) -> None:
         on_event(AgentEvent(kind="file_change", data={"changes": [{"change": c, "path": p} for c, p in changes]}))
 
+    crash_point("before_agent")
     # The watcher feeds the live view; the authoritative change list is git's, after the run.
     with FileActivity(ws.root, on_files):
         result: AgentResult = agent.run(rc)
     ctx.store.finish_attempt(aid, result)
+    crash_point("after_agent")
     publish(Event(type="agent_finished", run_id=run_id, task_id=t.id, attempt=n, data=result.model_dump(mode="json")))
     return result.model_dump(mode="json")
 
@@ -226,6 +229,7 @@ def check_gates(
     for r in results:
         before = baseline.get(r.name)
         r.regressions = regressions(r, GateResult.model_validate(before) if before else None) if before else []
+    crash_point("during_gates")
     ctx.store.add_gate_results(aid, results)
     for r in results:
         publish(Event(type="gate_result", run_id=run_id, task_id=t.id, attempt=n, data=r.model_dump(mode="json")))
@@ -259,6 +263,7 @@ def commit_task(run_id: str, task: dict[str, Any], base: str, final: bool = True
         f"{t.id}: {t.title}",
         {"Overseer-Run": run_id, "Overseer-Task": t.id},
     )
+    crash_point("during_commit")
     if sha:
         ctx.store.set_task_commit(run_id, t.id, sha)
         publish(Event(type="commit", run_id=run_id, task_id=t.id, data={"sha": sha}))
@@ -434,6 +439,7 @@ def review_attempt(
                   "fallback": outcome.fallback}
     data = {**(verdict.model_dump(mode="json") if verdict else {"complete": None, "reviewer": llm.name}),
             "error": error, **{k: v for k, v in record.items() if k != "prompt"}}
+    crash_point("during_review")
     ctx.store.add_verdict(aid, data)
     if record:
         path = ctx.attempt_dir(run_id, t.id, n) / "review.json"
