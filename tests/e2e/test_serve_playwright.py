@@ -1,0 +1,127 @@
+"""The web view in a real browser: Debian's chromium driven by Playwright approves a breakpoint
+that `overseer run --no-wait` parked, `overseer resume` finishes the run, and the open page
+shows the task completed through its live updates, without reloading."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_helpers import clean_env, git, overseer_cmd
+from test_serve_cli import serving
+
+from realbin import missing
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SECRET = "sk-live-webview0123456789abcdef"
+UPDATE_WAIT_MS = 60_000
+
+AGENT = f"""\
+import os
+task = os.environ["OVERSEER_TASK_ID"]
+open(f"{{task}}.txt", "w").write(task + "\\n")
+print("wrote", task, "with key {SECRET}")
+"""
+
+PLAN = """\
+version: 1
+name: web
+defaults: {agent: py, timeout: 60, max_attempts: 2}
+agents:
+  py: {type: shell, command: "python3 tools/agent.py"}
+tasks:
+  - {id: first, prompt: write first, breakpoint: after}
+  - {id: second, prompt: write second, depends_on: [first]}
+"""
+
+
+def _chromium() -> str:
+    path = os.environ.get("OVERSEER_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        missing("Debian chromium", "make system-deps (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("the playwright package", "pip install -e '.[dev]'")
+    with sync_playwright() as p:
+        # Debian's browser, never one Playwright would download.
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def _status(repo: Path, env: dict[str, str]) -> dict[str, Any]:
+    res = subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    data: dict[str, Any] = json.loads(res.stdout)
+    return data
+
+
+def test_approve_in_the_browser_and_watch_the_task_finish(make_repo, tmp_path: Path, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    repo = make_repo({"tools/agent.py": AGENT, "plan.yaml": PLAN})
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home)
+    parked = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert parked.returncode == 3, parked.stdout + parked.stderr
+    st = _status(repo, env)
+    [bp] = [b["id"] for b in st["breakpoints"] if b["state"] == "open"]
+    run_id = st["run_id"]
+
+    with serving(repo, env) as server:
+        page.goto(server.url)
+        # The token left the address for a cookie.
+        assert page.url == server.base + "/"
+        page.click(f"a[href='/runs/{run_id}']")
+        form = page.locator(f"form[data-breakpoint='{bp}']")
+        expect(form).to_contain_text("after_task")
+        expect(page.locator("tr[data-task='first'] [data-state]")).to_have_text("blocked")
+        expect(page.locator("#activity")).to_contain_text("wrote first with key ***")
+        assert SECRET not in page.content()
+
+        form.get_by_role("button", name="Approve").click()
+        expect(page.locator("#notice")).to_contain_text(f"{bp} approved")
+        expect(page.locator("#notice")).to_contain_text(f"overseer resume {run_id}")
+        expect(page.locator("#no-open")).to_be_visible()
+        assert [b["state"] for b in _status(repo, env)["breakpoints"]] == ["approved"]
+
+        # From here on the page must change by itself: a reload would lose this mark.
+        page.evaluate("window.__not_reloaded = true")
+        expect(page.locator("#live-status")).to_have_text("live")
+        resumed = subprocess.run(overseer_cmd("resume", run_id), cwd=repo, env=env,
+                                 capture_output=True, text=True, timeout=180)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+
+        expect(page.locator("tr[data-task='first'] [data-state]")).to_have_text(
+            "completed", timeout=UPDATE_WAIT_MS)
+        expect(page.locator("tr[data-task='second'] [data-state]")).to_have_text(
+            "completed", timeout=UPDATE_WAIT_MS)
+        expect(page.locator("#run-state")).to_have_text("completed", timeout=UPDATE_WAIT_MS)
+        expect(page.locator("#live-status")).to_have_text("run finished", timeout=UPDATE_WAIT_MS)
+        expect(page.locator("#part-resolved")).to_contain_text("approved")
+        assert page.evaluate("window.__not_reloaded") is True
+        assert SECRET not in page.content()
+
+    assert sorted(git(repo, "log", "--format=%s").splitlines()) == [
+        "first: first", "second: second", "start"]
