@@ -133,6 +133,13 @@ def run_agent(
     adir = ctx.attempt_dir(run_id, t.id, n)
     transcript = adir / "transcript.jsonl"
     started = adir / "agent.started"
+    finished = adir / "agent.result.json"
+    if finished.exists():
+        # The agent finished and its result was saved before the process died: its work is in
+        # the tree, so keep it rather than throw away what may have been hours of agent time.
+        result = AgentResult.model_validate_json(finished.read_text())
+        ctx.store.finish_attempt(aid, result)
+        return result.model_dump(mode="json")
     if started.exists():
         # This step ran before and the process died under it: finish off what the dead
         # run left behind and start the attempt again from its checkpoint.
@@ -177,7 +184,10 @@ def run_agent(
     crash_point("before_agent")
     # The watcher feeds the live view; the authoritative change list is git's, after the run.
     with FileActivity(ws.root, on_files):
-        result: AgentResult = agent.run(rc)
+        result = agent.run(rc)
+    partial = finished.with_suffix(".partial")
+    partial.write_text(result.model_dump_json())
+    partial.replace(finished)  # atomic: a crash leaves the whole result or none
     ctx.store.finish_attempt(aid, result)
     crash_point("after_agent")
     publish(Event(type="agent_finished", run_id=run_id, task_id=t.id, attempt=n, data=result.model_dump(mode="json")))
