@@ -145,3 +145,22 @@ def test_time_threshold_exceeded_in_human_mode_asks_a_person(make_repo, tmp_path
     [bp] = st["breakpoints"]
     assert (bp["kind"], bp["state"]) == ("time_threshold_exceeded", "open")
     assert [t["state"] for t in st["tasks"]] == ["blocked"]
+
+
+def test_the_run_wide_bound_stops_retries_across_tasks(make_repo, tmp_path):
+    repo, log, env = _setup(make_repo, tmp_path, CRASHER, 'CRASHES: "99"')
+    (repo / "plan.yaml").write_text((repo / "plan.yaml").read_text()
+                                    + "  - {id: u, prompt: make done.txt, depends_on: []}\n")
+    env.update({"OVERSEER_RETRIES__INFRA_BACKOFF": "0.1", "OVERSEER_RETRIES__MAX_INFRA_RETRIES": "5",
+                "OVERSEER_RETRIES__MAX_INFRA_RETRIES_PER_RUN": "2"})
+    res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "1"), cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1, res.stdout + res.stderr
+    st = _json(repo, env, "status", "--json")
+    # The first task spends the run's two retries; then each task fails at its next crash.
+    assert sorted((t["id"], t["state"], t["attempts"]) for t in st["tasks"]) == [
+        ("t", "failed", 3), ("u", "failed", 1)]
+    assert [b["task"] for b in st["breakpoints"]] == ["t", "t"]
+    reasons = {t["id"]: t["state_reason"] for t in _export(repo, env)["tasks"]}
+    assert reasons == {tid: "the agent process crashed (SIGSEGV); the run already had 2 infrastructure "
+                            "retries (retries.max_infra_retries_per_run: 2)" for tid in ("t", "u")}
