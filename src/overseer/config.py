@@ -507,6 +507,46 @@ class WebSettings(_Section):
     port: int = Field(default=8765, ge=0, le=65535, description="Port of the web view; 0 picks a free one.")
 
 
+AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+
+
+def parse_age(text: str) -> float | None:
+    """Seconds in an age such as `30d`, `12h`, `2w` or `90m`; None for `never`."""
+    if text.strip().lower() == "never":
+        return None
+    m = _AGE.match(text.lower())
+    if m is None:
+        raise ValueError(
+            f"{text!r} is not an age: give a number and a unit, m (minutes), h (hours), "
+            "d (days) or w (weeks), e.g. 30d; or never"
+        )
+    return float(m.group(1)) * AGE_UNITS[m.group(2)]
+
+
+def _age(value: Any) -> Any:
+    if isinstance(value, str):
+        parse_age(value)
+        return value.strip().lower()
+    return value  # not text: the str type rejects it with its own message
+
+
+class RetentionSettings(_Section):
+    """What `overseer prune` removes: the transcripts, prompts, gate output and other files of
+    finished runs under `.overseer/runs/`, and their agent events in the store. Each run's
+    summary (tasks, attempts, gates, verdicts, decisions, breakpoints) stays, so `status` and
+    `export` still work. Unfinished runs are never pruned."""
+
+    older_than: Annotated[str, BeforeValidator(_age)] = Field(
+        default="30d",
+        description="Prune finished runs that ended longer ago than this: a number and a unit, "
+        "`m`, `h`, `d` or `w` (`30d`, `12h`); `never` prunes none by age.",
+    )
+    keep: int = Field(
+        default=10, ge=0, description="The newest finished runs to keep, however old they are."
+    )
+
+
 class Settings(BaseSettings):
     """The effective configuration; build it with `load_settings`."""
 
@@ -525,6 +565,7 @@ class Settings(BaseSettings):
     retries: RetriesSettings = Field(default_factory=RetriesSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

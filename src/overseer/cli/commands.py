@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
     from overseer.cli.stats_cmd import stats
 
     app.command("stats")(stats)
+    from overseer.cli.prune_cmd import prune
+
+    app.command("prune")(prune)
     from overseer.cli import report_cmd
 
     app.command("log")(report_cmd.log)

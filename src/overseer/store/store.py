@@ -19,6 +19,7 @@ from overseer.store.audit import AuditMixin
 from overseer.store.db import create_engines, migrate, redact
 from overseer.store.models import utcnow
 from overseer.store.records import AttemptRecord, EventRecord, RunRecord, TaskRecord
+from overseer.store.retention import RetentionMixin
 
 TERMINAL_RUN_STATES = frozenset({RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
 
@@ -27,7 +28,7 @@ def attempt_id_for(run_id: str, task_id: str, n: int) -> str:
     return f"{run_id}/{task_id}/{n}"
 
 
-class Store(AuditMixin):
+class Store(AuditMixin, RetentionMixin):
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect to url (sqlite:////abs/path/state.db or postgresql+psycopg://...) and bring
