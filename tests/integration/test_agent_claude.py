@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_harness import Attempt, assert_no_secret, new_run_id, processes_left, run_attempt
 from tests.fakes.anthropic import FakeAnthropic, Turn
 from tests.realbin import cli
 
-from overseer.agents.base import AgentEvent, AgentResult, RunContext
-from overseer.agents.claude_code import ClaudeCodeAgent, ClaudeCodeConfig
-from overseer.agents.process import ATTEMPT_ENV
+from overseer.agents.claude_code import ClaudeCodeAgent
 
 pytestmark = pytest.mark.real
 
 SECRET = "sk-ant-test-do-not-leak-4242"
-
-
-@dataclass
-class Attempt:
-    result: AgentResult
-    events: list[AgentEvent]
-    pgids: list[int] = field(default_factory=list)
-    attempt_id: str = ""
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [e.data for e in self.events if e.kind == kind]
 
 
 @pytest.fixture
@@ -52,43 +38,13 @@ def api_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def run_claude(api: FakeAnthropic, workspace: Path, *, prompt: str = "do the task", attempt: int = 1,
-               session_id: str | None = None, timeout: float = 60, run_id: str | None = None,
-               subscription: bool = False, **keys: Any) -> Attempt:
+def run_claude(api: FakeAnthropic, workspace: Path, *, subscription: bool = False, **keys: Any) -> Attempt:
     env = api.env(subscription=subscription)
     if not subscription:
         env["ANTHROPIC_API_KEY"] = "${OVERSEER_TEST_CLAUDE_KEY}"
-    cfg = ClaudeCodeConfig.model_validate({
-        "binary": str(cli("claude")), "env": env,
-        "config_dir": str(workspace.parent / "claude-config" / "{run_id}"), **keys})
-    # Unique, so that processes of tests running at the same time never look like ours.
-    run_id = run_id or f"claude-{uuid.uuid4().hex[:10]}"
-    adir = workspace.parent / "state" / run_id / "t1" / str(attempt)
-    adir.mkdir(parents=True, exist_ok=True)
-    events: list[AgentEvent] = []
-    pgids: list[int] = []
-    ctx = RunContext(workdir=workspace, prompt=prompt, prompt_file=adir / "prompt.md", run_id=run_id,
-                     task_id="t1", attempt=attempt, timeout=timeout, transcript=adir / "transcript.jsonl",
-                     on_event=events.append, on_spawn=pgids.append, session_id=session_id)
-    result = ClaudeCodeAgent(cfg).run(ctx)
-    return Attempt(result, events, pgids, f"{run_id}/t1/{attempt}")
-
-
-def processes_left(a: Attempt) -> list[int]:
-    """Live processes of the attempt: in its process group, or carrying its attempt id."""
-    marker = f"{ATTEMPT_ENV}={a.attempt_id}".encode()
-    left = []
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            stat = (p / "stat").read_text().rsplit(")", 1)[-1].split()
-            env = (p / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if stat[0] != "Z" and (int(stat[2]) in a.pgids or marker in env):
-            left.append(int(p.name))
-    return left
+    config = {"binary": str(cli("claude")), "env": env,
+              "config_dir": str(workspace.parent / "claude-config" / "{run_id}")}
+    return run_attempt(ClaudeCodeAgent, config, workspace, state=workspace.parent / "state", **keys)
 
 
 def test_writes_a_file(workspace: Path) -> None:
@@ -111,7 +67,7 @@ def test_writes_a_file(workspace: Path) -> None:
     assert a.events[-1].kind == "result" and a.events[-1].data["status"] == "completed"
     # The key reached the API through `${VAR}` in the agent's env, and never an event.
     assert {c.body.get("model") for c in api.calls} and api.server.requests[0].headers["x-api-key"] == SECRET
-    assert SECRET not in json.dumps([e.model_dump(mode="json") for e in a.events])
+    assert_no_secret(a, SECRET)
     assert processes_left(a) == []
 
 
@@ -200,7 +156,7 @@ def test_hung_server_without_events_is_stalled(workspace: Path) -> None:
 
 
 def test_resumed_session_continues_with_a_follow_up(workspace: Path) -> None:
-    run_id = f"claude-{uuid.uuid4().hex[:10]}"
+    run_id = new_run_id()
     with FakeAnthropic([Turn.reply("first answer", when="first task"),
                         Turn.reply("second answer", when="the follow-up")]) as api:
         first = run_claude(api, workspace, prompt="first task", run_id=run_id)
@@ -252,10 +208,7 @@ def test_relative_config_dir_is_refused(workspace: Path) -> None:
 
 
 def test_missing_binary_is_a_clear_failure(workspace: Path) -> None:
-    cfg = ClaudeCodeConfig(binary=str(workspace / "no-such-claude"))
-    ctx = RunContext(workdir=workspace, prompt="x", prompt_file=workspace / "p.md", run_id="r", task_id="t",
-                     attempt=1, timeout=10, transcript=workspace / "t.jsonl")
-    result = ClaudeCodeAgent(cfg).run(ctx)
+    result = run_attempt(ClaudeCodeAgent, {"binary": str(workspace / "no-such-claude")}, workspace, timeout=10).result
     assert result.status == "failed" and result.error and "not found" in result.error
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import time
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_harness import Attempt, assert_no_secret, git, processes_left, run_attempt
 from tests.fakes.openai_responses import (
     FakeResponses,
     Response,
@@ -29,9 +26,7 @@ from tests.fakes.openai_responses import (
 )
 from tests.realbin import cli
 
-from overseer.agents.base import AgentEvent, AgentResult, RunContext
-from overseer.agents.codex import CodexAgent, CodexConfig
-from overseer.agents.process import ATTEMPT_ENV
+from overseer.agents.codex import CodexAgent
 
 pytestmark = pytest.mark.real
 
@@ -40,25 +35,11 @@ SECRET = "sk-test-do-not-leak-4242"
 MODEL = "gpt-5.5"  # a slug codex knows, so it declares its apply_patch tool
 
 
-@dataclass
-class Attempt:
-    result: AgentResult
-    events: list[AgentEvent]
-    pgids: list[int] = field(default_factory=list)
-    attempt_id: str = ""
-
-    def kinds(self) -> list[str]:
-        return [e.kind for e in self.events]
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [e.data for e in self.events if e.kind == kind]
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
     ws.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=ws, check=True)
+    git(ws, "init", "-q", "-b", "main")
     return ws
 
 
@@ -67,40 +48,10 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, SECRET)
 
 
-def run_codex(server: FakeResponses, workspace: Path, *, attempt: int = 1, prompt: str = "do the task",
-              session_id: str | None = None, timeout: float = 60, run_id: str | None = None,
-              **keys: Any) -> Attempt:
-    cfg = CodexConfig.model_validate({
-        "binary": str(cli("codex")), "model": MODEL, "base_url": server.base_url, "api_key_env": KEY_ENV,
-        "pricing": {MODEL: {"input": 1.25, "output": 10.0}}, **keys})
-    # Unique, so that processes of other tests running at the same time never look like ours.
-    run_id = run_id or f"codex-{uuid.uuid4().hex[:10]}"
-    adir = workspace / ".overseer" / "runs" / run_id / "t1" / str(attempt)
-    adir.mkdir(parents=True, exist_ok=True)
-    events: list[AgentEvent] = []
-    pgids: list[int] = []
-    ctx = RunContext(workdir=workspace, prompt=prompt, prompt_file=adir / "prompt.md", run_id=run_id, task_id="t1",
-                     attempt=attempt, timeout=timeout, transcript=adir / "transcript.jsonl",
-                     on_event=events.append, on_spawn=pgids.append, session_id=session_id)
-    result = CodexAgent(cfg).run(ctx)
-    return Attempt(result, events, pgids, f"{run_id}/t1/{attempt}")
-
-
-def processes_left(a: Attempt) -> list[int]:
-    """Live processes of the attempt: in its process group, or carrying its attempt id."""
-    marker = f"{ATTEMPT_ENV}={a.attempt_id}".encode()
-    left = []
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            stat = (p / "stat").read_text().rsplit(")", 1)[-1].split()
-            env = (p / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if stat[0] != "Z" and (int(stat[2]) in a.pgids or marker in env):
-            left.append(int(p.name))
-    return left
+def run_codex(server: FakeResponses, workspace: Path, **keys: Any) -> Attempt:
+    config = {"binary": str(cli("codex")), "model": MODEL, "base_url": server.base_url, "api_key_env": KEY_ENV,
+              "pricing": {MODEL: {"input": 1.25, "output": 10.0}}}
+    return run_attempt(CodexAgent, config, workspace, **keys)
 
 
 def test_writes_a_file_with_apply_patch(workspace: Path) -> None:
@@ -141,8 +92,7 @@ def test_tool_call_runs_a_command_and_the_key_stays_out_of_events(workspace: Pat
     # The command's output went back to the model as the tool result.
     (output,) = tool_outputs(second).values()
     assert "key=" in output
-    assert SECRET not in json.dumps([e.model_dump(mode="json") for e in a.events])
-    assert SECRET not in a.result.model_dump_json()
+    assert_no_secret(a, SECRET)
 
 
 @pytest.mark.parametrize(("status", "reply_", "message"), [
