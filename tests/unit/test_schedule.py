@@ -103,3 +103,22 @@ def test_boosts_are_the_recorded_scheduling_section_with_defaults():
 def test_deadline_of():
     assert deadline_of(task("a")) is None
     assert deadline_of(task("a", deadline="2026-12-01T17:00:00Z")) == datetime(2026, 12, 1, 17, tzinfo=UTC)
+
+
+def test_transitive_dependents_agrees_with_a_search_per_task_on_random_dags():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(30):
+        n = rng.randint(1, 40)
+        tasks = [task(f"t{i}", depends_on=[f"t{j}" for j in range(i) if rng.random() < 0.15])
+                 for i in range(n)]
+        dependents = {t["id"]: [u["id"] for u in tasks if t["id"] in u["depends_on"]] for t in tasks}
+
+        def reach(tid: str, dependents=dependents) -> set[str]:
+            out: set[str] = set()
+            for d in dependents[tid]:
+                out |= {d} | reach(d)
+            return out
+
+        assert transitive_dependents(tasks) == {t["id"]: len(reach(t["id"])) for t in tasks}

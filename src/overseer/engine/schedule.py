@@ -30,22 +30,36 @@ def deadline_of(task: Mapping[str, Any]) -> datetime | None:
 
 
 def transitive_dependents(tasks: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Task id -> how many tasks depend on it, directly or through others (each counted once)."""
-    direct: dict[str, list[str]] = {t["id"]: [] for t in tasks}
+    """Task id -> how many tasks depend on it, directly or through others (each counted once).
+
+    Each task's dependents are a bit set (an int), built from its direct dependents' sets in
+    one depth-first pass, so a dense 1,000-task plan takes milliseconds, not a search per task.
+    """
+    ids = [t["id"] for t in tasks]
+    bit = {tid: 1 << i for i, tid in enumerate(ids)}
+    direct: dict[str, list[str]] = {tid: [] for tid in ids}
     for t in tasks:
         for dep in t.get("depends_on", []):
-            direct.setdefault(dep, []).append(t["id"])
-    counts: dict[str, int] = {}
-    for tid in direct:
-        seen: set[str] = set()
-        todo = list(direct[tid])
-        while todo:
-            d = todo.pop()
-            if d not in seen:
-                seen.add(d)
-                todo.extend(direct.get(d, []))
-        counts[tid] = len(seen)
-    return counts
+            if dep in direct:
+                direct[dep].append(t["id"])
+    reach: dict[str, int] = {}
+    entered: set[str] = set()  # a cycle (a validated plan has none) must not loop forever
+    for root in ids:
+        stack = [(root, False)]
+        while stack:
+            tid, children_done = stack.pop()
+            if tid in reach:
+                continue
+            if children_done:
+                below = 0
+                for d in direct[tid]:
+                    below |= bit[d] | reach.get(d, 0)
+                reach[tid] = below
+            elif tid not in entered:
+                entered.add(tid)
+                stack.append((tid, True))
+                stack.extend((d, False) for d in direct[tid] if d not in reach)
+    return {tid: reach[tid].bit_count() for tid in ids}
 
 
 def effective_priority(
