@@ -13,17 +13,14 @@ from overseer.config import SupervisorSettings
 from overseer.supervisor.budget import estimate_tokens
 from overseer.supervisor.llm import (
     ANTHROPIC_CONTEXT,
-    ContextOverflow,
     InvalidJSON,
     LLMError,
-    LLMUnavailable,
     Message,
-    Retryable,
     Sleep,
     api_key,
-    is_overflow_message,
     with_retries,
 )
+from overseer.supervisor.providers.http_errors import status_error, unreachable
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 TOOL = "submit_answer"
@@ -87,21 +84,13 @@ class Anthropic:
         }
         try:
             resp = self._get_client().messages.create(**request)
-        except anthropic.APITimeoutError:
-            raise LLMUnavailable(
-                f"{self._where()}: no answer within {self.settings.timeout:g}s"
-            ) from None
-        except anthropic.APIConnectionError as e:
-            raise LLMUnavailable(f"{self._where()}: cannot connect ({type(e).__name__})") from None
+        except anthropic.APIConnectionError as e:  # a timeout is one too
+            timed_out = self.settings.timeout if isinstance(e, anthropic.APITimeoutError) else None
+            raise unreachable(self._where(), e, timed_out) from None
         except anthropic.APIStatusError as e:
             text, status = _error_text(e), e.status_code
-            if status == 429 or status >= 500:  # 529 is Anthropic's "overloaded"
-                raise Retryable(f"HTTP {status}: {text}", e.response.headers.get("retry-after")) from None
-            if status in (401, 403):
-                raise LLMUnavailable(f"{self._where()}: HTTP {status}, the API key was refused") from None
-            if status == 413 or is_overflow_message(text):
-                raise ContextOverflow(f"{self._where()}: {text}") from None
-            raise LLMError(f"{self._where()}: HTTP {status}: {text}") from None
+            error = status_error(self._where(), status, text, e.response.headers.get("retry-after"))
+            raise error or LLMError(f"{self._where()}: HTTP {status}: {text}") from None
         for block in resp.content:
             if block.type == "tool_use" and isinstance(block.input, dict):
                 return dict(block.input)

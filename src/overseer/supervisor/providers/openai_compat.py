@@ -19,18 +19,16 @@ from overseer.config import SupervisorSettings
 from overseer.supervisor.budget import estimate_tokens
 from overseer.supervisor.llm import (
     OPENAI_CONTEXT,
-    ContextOverflow,
     InvalidJSON,
     LLMError,
     LLMUnavailable,
     Message,
-    Retryable,
     Sleep,
     api_key,
-    is_overflow_message,
     parse_json_object,
     with_retries,
 )
+from overseer.supervisor.providers.http_errors import status_error, unreachable
 
 Mode = Literal["json_schema", "json_object+schema", "json_object", "plain"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object+schema", "json_object", "plain")
@@ -97,7 +95,7 @@ class OpenAICompatible:
         try:
             first = next(iter(self._get_client().models.list()), None)
         except openai.APIConnectionError as e:
-            raise LLMUnavailable(f"{self._where()}: cannot connect ({type(e).__name__})") from None
+            raise unreachable(self._where(), e, None) from None
         except openai.APIStatusError:
             first = None
         self.model = first.id if first is not None else DEFAULT_MODEL
@@ -143,12 +141,9 @@ class OpenAICompatible:
                 temperature=0,
                 **kwargs,
             )
-        except openai.APITimeoutError:
-            raise LLMUnavailable(
-                f"{self._where()}: no answer within {self.settings.timeout:g}s"
-            ) from None
-        except openai.APIConnectionError as e:
-            raise LLMUnavailable(f"{self._where()}: cannot connect ({type(e).__name__})") from None
+        except openai.APIConnectionError as e:  # a timeout is one too
+            timed_out = self.settings.timeout if isinstance(e, openai.APITimeoutError) else None
+            raise unreachable(self._where(), e, timed_out) from None
         except openai.APIStatusError as e:
             text = _error_text(e)
             status = e.status_code
@@ -156,17 +151,12 @@ class OpenAICompatible:
                 # A refusal of the format, even one a server reports as a 500 (llama-cpp-python's
                 # does), is deterministic: step down rather than retry.
                 raise _Rejected(f"HTTP {status}: {text}") from None
-            if status == 429 or status >= 500:
-                raise Retryable(f"HTTP {status}: {text}", e.response.headers.get("retry-after")) from None
-            if status in (401, 403):
-                raise LLMUnavailable(f"{self._where()}: HTTP {status}, the API key was refused") from None
-            if status == 404:
+            if status == 404:  # before the overflow check: a wrong model name is what to report
                 raise LLMUnavailable(f"{self._where()}: HTTP 404 (model {model!r}?): {text}") from None
-            if is_overflow_message(text) or status == 413:
-                raise ContextOverflow(f"{self._where()}: {text}") from None
-            if status in (400, 422) and mode != "plain":
-                raise _Rejected(f"HTTP {status}: {text}") from None
-            raise LLMError(f"{self._where()}: HTTP {status}: {text}") from None
+            error = status_error(self._where(), status, text, e.response.headers.get("retry-after"))
+            if error is None and status in (400, 422) and mode != "plain":
+                error = _Rejected(f"HTTP {status}: {text}")
+            raise error or LLMError(f"{self._where()}: HTTP {status}: {text}") from None
         if not resp.choices:
             raise LLMError(f"{self._where()}: the answer had no choices")
         choice = resp.choices[0]
