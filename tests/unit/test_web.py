@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from overseer.agents.base import AgentEvent
 from overseer.engine.humans import RESOLUTION_STATE
 from overseer.errors import OverseerError
 from overseer.lifecycle import RunState, TaskState
@@ -27,6 +28,7 @@ from overseer.web.auth import (
     csrf_value,
     may_act,
 )
+from overseer.web.live import LiveFeed
 
 TOKEN = "t0ken-for-the-web-view-tests-0123456789"
 PLANTED = "sk-live-planted0123456789abcdef"
@@ -382,3 +384,25 @@ def test_a_refusal_from_the_engine_is_shown(store: Store, repo: Path, bp: str) -
                      headers={"Authorization": f"Bearer {TOKEN}"}, follow_redirects=False)
     assert res.status_code == 409
     assert "already rejected by someone" in res.text and "resolved once" in res.text
+
+
+def test_live_feed_sends_nothing_while_nothing_changes(store: Store, run: str) -> None:
+    feed = LiveFeed(store, run)
+    first = feed.poll()
+    assert first is not None and first.reset and not first.finished
+    assert feed.poll() is None and feed.poll() is None
+
+    attempt = store.start_attempt(run, "second", 1, prompt="p", agent_name="py",
+                                  agent_type="shell", checkpoint_sha=None, transcript_path=None)
+    update = feed.poll()
+    assert update is not None and not update.reset
+    assert [a["text"] for a in update.activity] == ["started (agent py, shell)"]
+    assert [t["attempts"] for t in update.view["tasks"]] == [0, 1]
+    before = update.view
+    assert feed.poll() is None
+
+    store.add_event(attempt, 0, AgentEvent(kind="text", ts=1.0, data={"text": f"key {PLANTED}"}))
+    update = feed.poll()
+    assert update is not None and [a["text"] for a in update.activity] == ["key ***"]
+    assert update.view == before  # only the activity changed
+    assert feed.poll() is None

@@ -47,6 +47,8 @@ class LiveFeed:
         if not first and not events and view == self._view:
             return None
         lines = self.reader.poll()
+        if not first and not lines and view == self._view:
+            return None  # the events were ones the previous poll's lines already had
         if first:
             lines = lines[-ACTIVITY_SHOWN:]
         self._view = view
