@@ -62,7 +62,9 @@ def page() -> Iterator[Any]:
         # Debian's browser, never one Playwright would download.
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page()
+            page = browser.new_page()
+            page.set_default_timeout(UPDATE_WAIT_MS)  # actions on a loaded machine
+            yield page
         finally:
             browser.close()
 
@@ -98,17 +100,19 @@ def test_approve_in_the_browser_and_watch_the_task_finish(make_repo, tmp_path: P
         expect(form).to_contain_text("after_task")
         expect(page.locator("tr[data-task='first'] [data-state]")).to_have_text("blocked")
         expect(page.locator("#activity")).to_contain_text("wrote first with key ***")
+        assert "first: first" not in git(repo, "log", "--format=%s")
         assert SECRET not in page.content()
 
         form.get_by_role("button", name="Approve").click()
-        expect(page.locator("#notice")).to_contain_text(f"{bp} approved")
+        # Answering wakes DBOS through its client: slower than a page on a loaded machine.
+        expect(page.locator("#notice")).to_contain_text(f"{bp} approved", timeout=UPDATE_WAIT_MS)
         expect(page.locator("#notice")).to_contain_text(f"overseer resume {run_id}")
         expect(page.locator("#no-open")).to_be_visible()
         assert [b["state"] for b in _status(repo, env)["breakpoints"]] == ["approved"]
 
         # From here on the page must change by itself: a reload would lose this mark.
         page.evaluate("window.__not_reloaded = true")
-        expect(page.locator("#live-status")).to_have_text("live")
+        expect(page.locator("#live-status")).to_have_text("live", timeout=UPDATE_WAIT_MS)
         resumed = subprocess.run(overseer_cmd("resume", run_id), cwd=repo, env=env,
                                  capture_output=True, text=True, timeout=180)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
