@@ -20,8 +20,10 @@ from overseer.engine import queues, runtime
 from overseer.engine.builtin_rules import compile_settings
 from overseer.engine.context import EngineContext, set_context
 from overseer.engine.generations import generation, next_generation, run_workflow_id
+from overseer.engine.run_lock import executing
 from overseer.errors import EXIT_INTERNAL, OverseerError
 from overseer.events import Event, publish, subscribe
+from overseer.lifecycle import RunState
 from overseer.plan import Plan, resolve_task
 from overseer.plan.load import load_plan
 from overseer.store import Store
@@ -85,16 +87,20 @@ def prepare_run(
         plan = plan.model_copy(update={"tasks": [t.model_copy(update={"agent": agent_override}) for t in plan.tasks]})
     resolved = [resolve_task(plan, t) for t in plan.tasks]
     store = open_store(settings, ws.root)
+    plan_json = {
+        "plan": plan.model_dump(mode="json"),
+        "resolved_tasks": [t.model_dump(mode="json") for t in resolved],
+    }
+    unfinished = find_unfinished_run(store, str(ws.root), str(plan_path.resolve()), plan_json)
+    if unfinished is not None:
+        return Prepared(run_id=unfinished, repo=ws.root, store=store, plan=plan)
     run_id = new_run_id()
     store.create_run(
         run_id,
         name=plan.name,
         plan_path=str(plan_path.resolve()),
         workspace=str(ws.root),
-        plan_json={
-            "plan": plan.model_dump(mode="json"),
-            "resolved_tasks": [t.model_dump(mode="json") for t in resolved],
-        },
+        plan_json=plan_json,
         config_json=_redacted(settings),
         parallel=settings.run.parallel,
         branch=ws.branch(),
@@ -103,6 +109,16 @@ def prepare_run(
     if is_postgres(settings.database_url_for(ws.root)):
         store.set_run_dispatch(run_id, "queue")
     return Prepared(run_id=run_id, repo=ws.root, store=store, plan=plan)
+
+
+def find_unfinished_run(store: Store, workspace: str, plan_path: str, plan_json: dict[str, Any]) -> str | None:
+    """The newest run of this very plan here that has not finished — one a crash (or a
+    `--no-wait` exit) left behind — so running the plan again continues it instead of doing
+    its completed tasks a second time. A plan edited since is a new run."""
+    for rec in store.list_runs(workspace):
+        if rec.plan_path == plan_path and rec.state in (RunState.RUNNING, RunState.WAITING):
+            return rec.id if rec.plan_json == plan_json else None
+    return None
 
 
 STATUS_POLL_S = 0.5
@@ -136,7 +152,16 @@ def execute(
     run_id: str, repo: Path, store: Store, settings: Settings, *, no_wait: bool = False
 ) -> dict[str, Any]:
     """Run (or continue) the run's workflow in this process until it finishes — or, with
-    no_wait, until it is parked waiting for a person ({"state": "waiting"})."""
+    no_wait, until it is parked waiting for a person ({"state": "waiting"}). Refused while
+    another live process executes the run (engine/run_lock.py)."""
+    with executing(repo, run_id):
+        return _execute(run_id, repo, store, settings, no_wait=no_wait)
+
+
+def _execute(
+    run_id: str, repo: Path, store: Store, settings: Settings, *, no_wait: bool
+) -> dict[str, Any]:
+    # Under the run's lock, so the agents killed here are a dead process's, never a live one's.
     for aid, _pgid in store.open_attempts_with_pgid(run_id):
         kill_leftovers(aid)
     ctx = EngineContext(store=store, settings=settings)
@@ -163,6 +188,7 @@ def execute(
         else:
             # DBOS's recovery at launch has already resumed it if it was unfinished.
             handle = DBOS.retrieve_workflow(wf)
+            publish(Event(type="notice", run_id=run_id, data={"message": f"continuing run {run_id} where it stopped"}))
         try:
             # Watch the durable status rather than block on the handle: a cancel from another
             # process must end this wait even while the workflow's thread sits in a recv.
