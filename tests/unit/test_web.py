@@ -151,11 +151,11 @@ def test_cookie_and_csrf_values_depend_on_the_token() -> None:
 
 @pytest.mark.parametrize("path", ["/", f"/runs/{RUN}", f"/runs/{RUN}/events", "/api/runs",
                                   f"/api/runs/{RUN}", "/nowhere"])
-def test_every_page_needs_the_token(client: TestClient, run: str, path: str) -> None:
+def test_every_page_needs_the_token(client: TestClient, run: str, repo: Path, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         res = client.get(path, headers=headers)
         assert res.status_code == 401
-        assert "token" in res.text and RUN not in res.text
+        assert "token" in res.text and RUN not in res.text and str(repo) not in res.text
     res = client.post(f"/runs/{RUN}/breakpoints/x/approve", data={"csrf": csrf_value(TOKEN)})
     assert res.status_code == 401
 
@@ -177,6 +177,12 @@ def test_token_in_the_address_becomes_a_strict_httponly_cookie(client: TestClien
     assert page.status_code == 200
     # The page never shows the token itself; its forms carry the derived value.
     assert TOKEN not in page.text and csrf_value(TOKEN) not in client.get("/").text
+
+
+def test_the_token_redirect_stays_on_this_server(client: TestClient) -> None:
+    # "/%2Fhost" is the path "//host", which a browser would read as another site.
+    res = client.get(f"/%2Felsewhere.example/x?token={TOKEN}", follow_redirects=False)
+    assert res.status_code == 303 and res.headers["location"] == "/elsewhere.example/x"
 
 
 def test_bearer_header_works_without_a_cookie(client: TestClient, run: str) -> None:

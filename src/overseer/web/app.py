@@ -59,8 +59,8 @@ class Guard:
     """ASGI middleware: the token check in front of every route, and the security headers on
     every response (a plain ASGI wrapper, so streamed responses pass through untouched)."""
 
-    def __init__(self, app: ASGIApp, token: str, repo: str) -> None:
-        self.app, self.token, self.repo = app, token, repo
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app, self.token = app, token
         self.cookie = auth.cookie_name(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,8 +91,9 @@ class Guard:
         )
         response: Response
         if via is None:
+            # Says nothing about this server (not even the repository) to someone without it.
             response = error_response(
-                request, self.repo,
+                request, "",
                 WebError(401, "this view needs the token `overseer serve` printed",
                          "open the address it printed (it ends in ?token=…), or send the "
                          "header Authorization: Bearer TOKEN"),
@@ -102,7 +103,9 @@ class Guard:
             # does not stay on screen, in the history or in a Referer.
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != auth.QUERY_PARAM]
             query = "&".join(f"{quote(k)}={quote(v)}" for k, v in rest)
-            response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), 303)
+            # One leading slash: "//host" would send the browser to another site.
+            path = "/" + request.url.path.lstrip("/")
+            response = RedirectResponse(path + (f"?{query}" if query else ""), 303)
             response.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
         else:
             scope["state"]["via"] = via
@@ -215,7 +218,7 @@ def create_app(
             raise WebError(409, exc.message, exc.hint) from exc
         return RedirectResponse(f"/runs/{quote(run_id)}?done={quote(rec.id)}", 303)
 
-    app.add_middleware(Guard, token=token, repo=workspace)
+    app.add_middleware(Guard, token=token)
     return app
 
 
