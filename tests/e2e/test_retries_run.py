@@ -13,13 +13,14 @@ from e2e_helpers import clean_env, git, overseer_cmd
 
 # Crashes (SIGSEGV) on its first CRASHES runs, after leaving a half-written file behind.
 CRASHER = """\
-import os, signal
+import os, resource, signal
 log = os.environ["AGENT_LOG"]
 runs = len(open(log).read().splitlines()) if os.path.exists(log) else 0
 with open(log, "a") as f:
     f.write(f"{os.environ['OVERSEER_ATTEMPT']}\\n")
 if runs < int(os.environ["CRASHES"]):
     open(f"half-{runs}.txt", "w").write("half\\n")
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the workspace
     os.kill(os.getpid(), signal.SIGSEGV)
 open("done.txt", "w").write("done\\n")
 """
