@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,25 @@ def git(repo: Path, *args: str) -> str:
 
 def overseer_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "overseer.cli.main", *args]
+
+
+def wait_for(pred: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def alive(pid: int) -> bool:
+    """True while process `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    return stat[0] != "Z"
 
 
 def clean_env(home: Path) -> dict[str, str]:

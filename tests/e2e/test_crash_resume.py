@@ -6,10 +6,8 @@ import json
 import os
 import signal
 import subprocess
-import time
-from pathlib import Path
 
-from e2e_helpers import clean_env, git, overseer_cmd
+from e2e_helpers import alive, clean_env, git, overseer_cmd, wait_for
 
 AGENT = """\
 #!/usr/bin/env bash
@@ -22,24 +20,6 @@ if [ "$OVERSEER_TASK_ID" = two ] && [ ! -e "$FIRST_LIFE" ]; then
 fi
 echo "$OVERSEER_TASK_ID done" > "$OVERSEER_TASK_ID.txt"
 """
-
-
-def _wait_for(pred, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
-    return stat[0] != "Z"
 
 
 def test_kill_9_during_second_task_then_resume(make_repo, tmp_path):
@@ -66,15 +46,15 @@ tasks:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        _wait_for(lambda: log.exists() and "two 1" in log.read_text())
-        _wait_for(lambda: (repo / "two.txt").exists())
+        wait_for(lambda: log.exists() and "two 1" in log.read_text())
+        wait_for(lambda: (repo / "two.txt").exists())
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
     leftover_pid = int(log.read_text().splitlines()[-1].split()[2])
-    assert _alive(leftover_pid), "the agent of the killed run should still be running before resume"
+    assert alive(leftover_pid), "the agent of the killed run should still be running before resume"
 
     res = subprocess.run(overseer_cmd("resume"), cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -83,7 +63,7 @@ tasks:
     runs = [" ".join(line.split()[:2]) for line in lines]
     assert runs.count("one 1") == 1, "the first task's agent must not run again"
     assert runs.count("two 1") == 2 and runs.count("three 1") == 1
-    assert not _alive(leftover_pid), "resume must kill the agent left over from the crash"
+    assert not alive(leftover_pid), "resume must kill the agent left over from the crash"
 
     subjects = git(repo, "log", "--format=%s").splitlines()
     assert subjects == ["three: three", "two: two", "one: one", "start"]
