@@ -27,52 +27,29 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import pwd
-import random
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from _common import floor, spawn_cost
+from _common import (
+    CMD,
+    TICK,
+    cpu_seconds,
+    floor,
+    new_repo,
+    noop_plan,
+    overseer_env,
+    overseer_run,
+    spawn_cost,
+)
 
-TICK = os.sysconf("SC_CLK_TCK")
-PG_USER = "overseer"
-
-
+from overseer.testing import pgcluster
 
 # -- plans ---------------------------------------------------------------------------------
-
-
-def dag_plan(n: int, width: int, seed: int = 6) -> str:
-    """n tasks in layers of `width`; each task past the first layer depends on one or two
-    tasks of the layer before it."""
-    rng = random.Random(seed)
-    lines = [
-        "version: 1",
-        "name: scale",
-        "defaults: {agent: noop, gates: [noop], max_attempts: 1}",
-        "agents: {noop: {type: shell, command: 'true'}}",
-        "gates: [{name: noop, run: 'true'}]",
-        "tasks:",
-    ]
-    for i in range(n):
-        layer, prev = i // width, range((i // width - 1) * width, min(i // width * width, n))
-        if layer == 0:
-            lines.append(f"  - {{id: t{i:05d}, prompt: nothing}}")
-            continue
-        deps = rng.sample(list(prev), k=min(len(prev), rng.choice((1, 2))))
-        dep_ids = ", ".join(f"t{d:05d}" for d in sorted(deps))
-        lines.append(f"  - {{id: t{i:05d}, prompt: nothing, depends_on: [{dep_ids}]}}")
-    return "\n".join(lines) + "\n"
 
 
 def sleep_plan(k: int, seconds: int) -> str:
@@ -89,15 +66,6 @@ def sleep_plan(k: int, seconds: int) -> str:
 
 
 # -- processes -----------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of one process (all its threads, none of its children)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICK  # fields 14 and 15 of stat(5)
 
 
 def descendants(root: int) -> list[tuple[int, str]]:
@@ -119,196 +87,24 @@ def descendants(root: int) -> list[tuple[int, str]]:
     return out
 
 
-def git_env() -> dict[str, str]:
-    return {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-            "GIT_COMMITTER_EMAIL": "b@b"}
-
-
-def new_repo(tmp: Path, name: str, plan: str) -> Path:
-    repo = tmp / name
-    repo.mkdir()
-    (repo / "README").write_text("bench\n")
-    env = git_env()
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "start"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
-    (repo / "plan.yaml").write_text(plan)
-    return repo
-
-
-def overseer_env(db_url: str | None) -> dict[str, str]:
-    env = {**git_env(), "OVERSEER_SUPERVISOR__PROVIDER": "none"}
-    if db_url:
-        env["OVERSEER_DATABASE__URL"] = db_url
-    else:
-        env.pop("OVERSEER_DATABASE__URL", None)
-    return env
-
-
-CMD = [sys.executable, "-m", "overseer.cli.main"]
-
-
-@dataclass
-class Run:
-    wall: float  # `overseer run`, process start to exit
-    startup: float  # process start + plan load, measured by `overseer validate`
-    own_cpu: float  # the orchestrator process alone
-    all_cpu: float  # it and every process it started and reaped
-
-    def per_task(self, n: int) -> float:
-        return (self.wall - self.startup) / n
-
-
-def overseer_run(repo: Path, parallel: int, db_url: str | None) -> Run:
-    env = overseer_env(db_url)
-    t0 = time.perf_counter()
-    subprocess.run([*CMD, "validate", "plan.yaml"], cwd=repo, check=True, env=env, capture_output=True)
-    startup = time.perf_counter() - t0
-    log = repo.parent / f"{repo.name}.log"
-    with log.open("w") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([*CMD, "run", "plan.yaml", "--parallel", str(parallel)],
-                                cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
-        # The last reading before exit: /proc/PID/stat is gone once the process is reaped.
-        last = [0.0]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.1):
-                c = cpu_seconds(proc.pid)
-                if c is not None:
-                    last[0] = c
-
-        watcher = threading.Thread(target=sample, daemon=True)
-        watcher.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        done.set()
-        watcher.join()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        text = log.read_text(errors="replace")
-        sys.exit(f"overseer run --parallel {parallel} failed ({proc.returncode}):\n{text[-3000:]}")
-    return Run(wall=wall, startup=startup, own_cpu=last[0],
-               all_cpu=usage.ru_utime + usage.ru_stime)
-
-
-# -- PostgreSQL: a throwaway cluster, as tests/conftest.py starts one ------------------------
-
-
-def pg_bindir() -> Path | None:
-    candidates: list[str] = []
-    if os.environ.get("OVERSEER_PG_BIN"):
-        candidates.append(os.environ["OVERSEER_PG_BIN"])
-    candidates += sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"),
-        key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0,
-        reverse=True,
-    )
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(str(Path(initdb).resolve().parent))
-    for c in candidates:
-        d = Path(c)
-        if all((d / b).is_file() for b in ("initdb", "pg_ctl", "postgres")):
-            return d
-    return None
-
-
-def unprivileged_prefix() -> tuple[list[str], int | None, int | None]:
-    """PostgreSQL refuses to run as root: run it as `postgres` (or `nobody`) then."""
-    if os.geteuid() != 0:
-        return [], None, None
-    for name in ("postgres", "nobody"):
-        try:
-            pw = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if shutil.which("runuser"):
-            return ["runuser", "-u", name, "--"], pw.pw_uid, pw.pw_gid
-        if shutil.which("setpriv"):
-            return (["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", "--"],
-                    pw.pw_uid, pw.pw_gid)
-    return [], None, None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def postgres_missing() -> str | None:
-    if pg_bindir() is None:
-        return "no PostgreSQL server binaries (initdb, pg_ctl, postgres); apt-get install postgresql"
-    if os.geteuid() == 0 and not unprivileged_prefix()[0]:
-        return "running as root with no postgres/nobody user to run PostgreSQL as"
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        return "psycopg is not installed in this environment"
-    return None
-
-
-class Cluster:
-    def __init__(self, port: int) -> None:
-        self.port = port
-
-    def new_database(self) -> str:
-        """A fresh, empty database; returns its SQLAlchemy URL."""
-        import psycopg
-
-        name = f"b_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=PG_USER, dbname="postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"'.encode())  # our own generated name
-        return f"postgresql+psycopg://{PG_USER}@127.0.0.1:{self.port}/{name}"
-
-
-@contextmanager
-def postgres_cluster() -> Iterator[Cluster]:
-    bindir = pg_bindir()
-    assert bindir is not None
-    prefix, uid, gid = unprivileged_prefix()
-    root = Path(tempfile.mkdtemp(prefix="overseer-bench-pg-"))
-    if uid is not None and gid is not None:
-        os.chown(root, uid, gid)
-    data, log = root / "data", root / "server.log"
-
-    def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(prefix + cmd, cwd=root, capture_output=True, text=True, timeout=120, check=False)
-
-    started = False
-    try:
-        init = run([str(bindir / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust",
-                    "--encoding=UTF8", "--no-sync", "--no-instructions"])
-        if init.returncode != 0:
-            sys.exit(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-        for _ in range(5):  # the free port can be taken between choosing it and binding it
-            port = free_port()
-            # The same settings the test suite uses: durability off, as for a throwaway cluster.
-            opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-            start = run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts,
-                         "-w", "-t", "60", "start"])
-            if start.returncode == 0:
-                started = True
-                break
-        if not started:
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            sys.exit(f"PostgreSQL did not start:\n{start.stderr}\n{tail}")
-        yield Cluster(port)
-    finally:
-        if started:
-            run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
-        shutil.rmtree(root, ignore_errors=True)
-
-
 # -- the benchmark -------------------------------------------------------------------------
 
 
-def idle_cpu(tmp: Path, db_url: str | None, agents: int = 8, seconds: int = 10) -> tuple[float, int]:
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each live thread of pid, by thread id."""
+    out = {}
+    for stat in glob.glob(f"/proc/{pid}/task/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(stat.split("/")[4])] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def idle_cpu(tmp: Path, db_url: str | None, agents: int = 8, seconds: int = 10) -> tuple[float, int, list[float]]:
     """% of one core the orchestrator uses from 2 s to `seconds - 1` s into its agents' sleep,
-    and how many sleeping agents were seen."""
+    how many sleeping agents were seen, and the busiest threads' shares (% of one core)."""
     repo = new_repo(tmp, "idle", sleep_plan(agents, seconds))
     log = tmp / "idle.log"
     with log.open("w") as out:
@@ -324,100 +120,122 @@ def idle_cpu(tmp: Path, db_url: str | None, agents: int = 8, seconds: int = 10) 
             t0 = time.monotonic()
             time.sleep(2.0)
             seen = sum(1 for _, c in descendants(proc.pid) if c == "sleep")
-            c0, w0 = cpu_seconds(proc.pid), time.monotonic()
+            c0, th0, w0 = cpu_seconds(proc.pid), thread_cpu(proc.pid), time.monotonic()
             time.sleep(max(0.0, t0 + seconds - 1 - time.monotonic()))
-            c1, w1 = cpu_seconds(proc.pid), time.monotonic()
+            c1, th1, w1 = cpu_seconds(proc.pid), thread_cpu(proc.pid), time.monotonic()
             if c0 is None or c1 is None:
                 sys.exit("idle run: the orchestrator exited while its agents slept")
             share = (c1 - c0) / (w1 - w0) * 100
+            threads = sorted(((th1[t] - th0.get(t, 0.0)) / (w1 - w0) * 100 for t in th1), reverse=True)
             if proc.wait(timeout=300) != 0:
                 sys.exit(f"idle run failed:\n{log.read_text(errors='replace')[-3000:]}")
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return share, seen
+    return share, seen, threads
+
+
+def csv_of(text: str, allowed: tuple[str, ...] | None, flag: str) -> list[str]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    for x in items:
+        if allowed and x not in allowed:
+            sys.exit(f"{flag}: unknown value {x!r} (one of: {', '.join(allowed)})")
+        if not allowed and not x.isdigit():
+            sys.exit(f"{flag}: {x!r} is not a whole number (e.g. {flag} 1,8,32)")
+    return items
+
+
+@contextmanager
+def backend_cluster(backend: str) -> Iterator[pgcluster.Cluster | None]:
+    if backend == "sqlite":
+        yield None
+        return
+    try:
+        with pgcluster.cluster(prefix="overseer-bench-pg-") as cluster:
+            yield cluster
+    except pgcluster.ClusterError as e:
+        sys.exit(str(e))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=None, help="tasks in the DAG (1000; --quick: 200)")
     ap.add_argument("--width", type=int, default=50, help="tasks per layer of the DAG")
-    ap.add_argument("--parallels", default=None, help="comma-separated --parallel values (1,8,32; --quick: 1,8)")
-    ap.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    ap.add_argument("--parallel", "--parallels", dest="parallel", default=None,
+                    help="comma-separated --parallel values (1,8,32; --quick: 1,8)")
+    ap.add_argument("--db", "--backends", dest="db", default="sqlite,postgres",
+                    help="comma-separated: sqlite, postgres")
     ap.add_argument("--quick", action="store_true", help="a smaller run: 200 tasks at --parallel 1 and 8")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle-CPU measurement")
+    ap.add_argument("--idle-only", action="store_true", help="only the idle-CPU measurement")
     args = ap.parse_args()
     n = args.tasks or (200 if args.quick else 1000)
-    parallels = [int(p) for p in (args.parallels or ("1,8" if args.quick else "1,8,32")).split(",")]
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    for b in backends:
-        if b not in ("sqlite", "postgres"):
-            sys.exit(f"--backends: unknown backend {b!r} (sqlite, postgres)")
+    if n < 1 or args.width < 1:
+        sys.exit("--tasks and --width: at least 1")
+    parallels = [] if args.idle_only else [
+        int(p) for p in csv_of(args.parallel or ("1,8" if args.quick else "1,8,32"), None, "--parallel")]
+    backends = csv_of(args.db, ("sqlite", "postgres"), "--db")
 
-    print(f"DAG: {n} tasks, width {args.width}, no-op agent and gate (`true`), max_attempts 1; "
-          f"supervisor off; {os.cpu_count()} CPUs")
-    procs = spawn_cost()
-    print(f"no-op agent + gate alone: {procs * 1000:.1f} ms per task (two bash processes, serially)")
-    print()
-    header = (f"{'backend':<9}{'parallel':>9}{'wall s':>9}{'tasks/s':>9}{'ms/task':>9}"
+    if parallels:
+        print(f"DAG: {n} tasks, width {args.width}, no-op agent and gate (`true`), max_attempts 1; "
+              f"supervisor off; {os.cpu_count()} CPUs")
+        procs = spawn_cost()
+        print(f"no-op agent + gate alone: {procs * 1000:.1f} ms per task (two bash processes, serially)")
+        print()
+        print(f"{'db':<9}{'parallel':>9}{'wall s':>9}{'tasks/s':>9}{'ms/task':>9}{'overhead':>9}"
               f"{'own CPU':>9}{'all CPU':>9}{'x floor':>9}")
-    print(header)
-    print(f"{'':<9}{'':>9}{'':>9}{'':>9}{'(wall)':>9}{'ms/task':>9}{'ms/task':>9}{'(CPU)':>9}")
+        print(f"{'':<9}{'':>9}{'':>9}{'':>9}{'(wall)':>9}{'ms/task':>9}{'ms/task':>9}{'ms/task':>9}{'(CPU)':>9}")
     results: list[str] = []
     idle: list[str] = []
     for backend in backends:
         if backend == "postgres":
-            why = postgres_missing()
-            if why:
-                print(f"{'postgres':<9} skipped: {why}")
+            lacking = pgcluster.missing()
+            if lacking:
+                print(f"{'postgres':<9} skipped: no {lacking[0]} ({lacking[1]})")
                 continue
-        with tempfile.TemporaryDirectory(prefix=f"overseer-bench-scale-{backend}-") as d:
+        with tempfile.TemporaryDirectory(prefix=f"overseer-bench-scale-{backend}-") as d, \
+                backend_cluster(backend) as cluster:
             tmp = Path(d)
-            with (postgres_cluster() if backend == "postgres" else _no_cluster()) as cluster:
 
-                def db() -> str | None:
-                    return cluster.new_database() if cluster else None
+            def db() -> str | None:
+                return cluster.create_database() if cluster else None
 
+            if parallels:
                 if cluster:
-                    floor_url = (db() or "").replace("postgresql+psycopg://", "postgresql://", 1)
+                    floor_url = cluster.create_database().replace("postgresql+psycopg://", "postgresql://", 1)
                 else:
                     floor_url = f"sqlite:///{tmp / 'floor.sqlite'}"
                 fl_wall, fl_cpu = floor(max(200, n // 2), floor_url)
-                plan = dag_plan(n, args.width)
+                plan = noop_plan(n, args.width)
                 for p in parallels:
                     r = overseer_run(new_repo(tmp, f"p{p}", plan), p, db())
                     per = r.per_task(n)
+                    # Overhead: what a task costs beyond its no-op processes, which run p at a time.
+                    over = per - procs / p
                     print(f"{backend:<9}{p:>9}{r.wall:>9.1f}{1 / per:>9.1f}{per * 1000:>9.1f}"
-                          f"{r.own_cpu / n * 1000:>9.1f}{r.all_cpu / n * 1000:>9.1f}"
+                          f"{over * 1000:>9.1f}{r.own_cpu / n * 1000:>9.1f}{r.all_cpu / n * 1000:>9.1f}"
                           f"{r.own_cpu / n / fl_cpu:>9.1f}", flush=True)
-                    if p == 1:
-                        serial = (f"{backend}: at --parallel 1, {(per - procs) * 1000:.1f} ms/task beyond the "
-                                  f"no-op processes = {(per - procs) / fl_wall:.1f}x DBOS's floor wall time")
                 results.append(f"{backend}: DBOS floor, one-step workflow: {fl_wall * 1000:.2f} ms wall, "
                                f"{fl_cpu * 1000:.2f} ms CPU ({1 / fl_wall:,.0f} workflows/s)")
-                if 1 in parallels:
-                    results.append(serial)
-                if not args.no_idle:
-                    share, seen = idle_cpu(tmp, db())
-                    idle.append(f"{backend}: {share:.2f}% of one core while {seen} agents sleep "
-                                f"(t = 2..9 s){'  -- over the 2% aim' if share > 2 else ''}")
-    print()
-    print("ms/task (wall): (run wall - process start and plan load) / tasks; tasks/s is its inverse.")
-    print("own CPU: the orchestrator process alone (utime+stime, /proc); all CPU: with the agents,")
-    print("gates and git it starts. x floor: own CPU per task / DBOS's CPU per one-step workflow.")
-    for line in results:
-        print(line)
+            if not args.no_idle:
+                share, seen, threads = idle_cpu(tmp, db())
+                busiest = ", ".join(f"{t:.2f}" for t in threads[:4])
+                idle.append(f"{backend}: {share:.2f}% of one core while {seen} agents sleep (t = 2..9 s); "
+                            f"busiest threads {busiest}%{'  -- over the 2% aim' if share > 2 else ''}")
+    if parallels:
+        print()
+        print("ms/task (wall): (run wall - process start and plan load) / tasks; tasks/s is its inverse.")
+        print("overhead: ms/task (wall) - the no-op processes' time / parallel (they overlap p at a time).")
+        print("own CPU: the orchestrator process alone (utime+stime, /proc); all CPU: with the agents,")
+        print("gates and git it starts. x floor: own CPU per task / DBOS's CPU per one-step workflow.")
+        for line in results:
+            print(line)
     if idle:
         print()
         print("orchestrator CPU while its agents sleep (aim: under 2% of one core):")
         for line in idle:
             print(f"  {line}")
-
-
-@contextmanager
-def _no_cluster() -> Iterator[Cluster | None]:
-    yield None
 
 
 if __name__ == "__main__":
