@@ -199,8 +199,7 @@ def _execute(
             stop_listening = subscribe(lambda ev: finished.set() if ev.type == "run_finished" else None)
             try:
                 while handle.get_status().status in ("PENDING", "ENQUEUED"):
-                    rec = store.get_run(run_id)
-                    if rec is not None and rec.state == "cancelled":
+                    if store.run_state(run_id) == "cancelled":
                         return {"state": "cancelled"}
                     # Two consecutive parked readings: a task between two steps is not parked.
                     streak = streak + 1 if no_wait and parked(store, run_id) else 0

@@ -469,19 +469,27 @@ def check_rules(
     here; the hits that want a person are returned for the workflow to ask."""
     ctx = current()
     t = ResolvedTask.model_validate(task)
-    run = ctx.store.get_run(run_id)
-    assert run is not None
-    st = ctx.store.status(run_id)
-    me = next(x for x in st["tasks"] if x["id"] == t.id)
-    milestones = {m["id"]: m for m in run.plan_json["plan"].get("milestones", [])}
-    others = [x for x in ctx.store.list_tasks(run_id) if x.task_id != t.id]
-    siblings = [x for x in others if _milestone_of(run.plan_json, x.task_id) == t.milestone]
-    changes = ctx.task_workspace(run_id, t.id).changes(base)
+    aid = attempt_id(run_id, t.id, n)
+    # Only what the rule context needs: the run's plan (a large JSON document) is read only
+    # for a task in a milestone, and the whole run's task list only to see it complete.
+    usage = ctx.store.usage(run_id, t.id)
+    milestone_review, milestone_complete = None, False
+    if t.milestone:
+        run = ctx.store.get_run(run_id)
+        assert run is not None
+        milestones = {m["id"]: m for m in run.plan_json["plan"].get("milestones", [])}
+        milestone_review = milestones.get(t.milestone, {}).get("review")
+        if decision["action"] == "proceed":
+            milestone_of = {x["id"]: x.get("milestone") for x in run.plan_json["resolved_tasks"]}
+            milestone_complete = all(
+                x.state == "completed" for x in ctx.store.list_tasks(run_id)
+                if x.task_id != t.id and milestone_of.get(x.task_id) == t.milestone
+            )
+    changes = _task_changes(run_id, t.id, aid, base)
     results = [GateResult.model_validate(g) for g in gates]
     v = verdict or {}
     rc = RuleContext(
-        task=TaskInfo(id=t.id, title=t.title, milestone=t.milestone,
-                      milestone_review=milestones.get(t.milestone or "", {}).get("review"),
+        task=TaskInfo(id=t.id, title=t.title, milestone=t.milestone, milestone_review=milestone_review,
                       priority=t.priority, attempt=n, max_attempts=t.max_attempts),
         confidence=decision.get("confidence"), score=v.get("score"),
         review=ReviewInfo(complete=v.get("complete"), score=v.get("score"), confidence=v.get("confidence"),
@@ -491,17 +499,14 @@ def check_rules(
                                 failing_tests=g.failing_tests, regressions=g.regressions) for g in results},
         gates_passed=all(g.passed for g in results if g.required),
         regressions=[r for g in results for r in g.regressions],
-        files_changed=[c.path for c in changes], lines_changed=sum(c.added + c.removed for c in changes),
-        cost_usd=CostInfo(task=me.get("cost_usd") or 0.0, run=st["totals"].get("cost_usd") or 0.0),
-        tokens=TokenInfo(task=(me.get("input_tokens") or 0) + (me.get("output_tokens") or 0),
-                         run=st["totals"].get("tokens") or 0),
-        milestone_complete=bool(t.milestone) and decision["action"] == "proceed"
-        and all(x.state == "completed" for x in siblings),
+        files_changed=[p for p, _a, _r in changes], lines_changed=sum(a + r for _p, a, r in changes),
+        cost_usd=CostInfo(task=usage.task_cost_usd or 0.0, run=usage.run_cost_usd or 0.0),
+        tokens=TokenInfo(task=usage.task_tokens, run=usage.run_tokens),
+        milestone_complete=milestone_complete,
         consecutive_failures=consecutive_failures, agent_status=agent_status,
         decision_action=decision["action"],
     )
     hits = evaluate(ctx.rules(), rc)
-    aid = attempt_id(run_id, t.id, n)
     for h in hits:
         if h.mode == "auto":
             bp = breakpoint_id(run_id, t.id, n, h.kind)
@@ -514,11 +519,15 @@ def check_rules(
     return [h.model_dump(mode="json") for h in hits if h.mode == "human"]
 
 
-def _milestone_of(plan_json: dict[str, Any], task_id: str) -> str | None:
-    for t in plan_json["resolved_tasks"]:
-        if t["id"] == task_id:
-            return t.get("milestone")
-    return None
+def _task_changes(run_id: str, task_id: str, aid: str, base: str) -> list[tuple[str, int, int]]:
+    """(path, lines added, lines removed) of the task's change since base. An attempt that
+    started at base (a first attempt) has them recorded already by check_gates: no second
+    git snapshot."""
+    ctx = current()
+    a = ctx.store.get_attempt(aid)
+    if a is not None and a.checkpoint_sha == base:
+        return [(p, added, removed) for p, _s, added, removed in ctx.store.file_changes(aid)]
+    return [(c.path, c.added, c.removed) for c in ctx.task_workspace(run_id, task_id).changes(base)]
 
 
 @DBOS.step(name="overseer.clock")

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from overseer.errors import StoreError
 from overseer.store import models as m
@@ -81,8 +81,10 @@ class StoreBase:
     def _lock_run(s: Session, run_id: str) -> m.Run:
         # FOR NO KEY UPDATE: exclusive among writers, but does not block the KEY SHARE locks
         # that foreign-key checks take, so inserting children never deadlocks against it.
+        # The plan and config are not needed to lock and would be decoded on every write.
         run = s.scalars(
             select(m.Run).where(m.Run.id == run_id).with_for_update(key_share=True)
+            .options(defer(m.Run.plan_json), defer(m.Run.config_json))
         ).one_or_none()
         if run is None:
             raise StoreError(f"no run {run_id!r} in the state database", hint="see `overseer status`")

@@ -5,7 +5,7 @@ threads. Methods that the engine may repeat after a crash are idempotent."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -22,6 +22,15 @@ from overseer.store.records import AttemptRecord, EventRecord, RunRecord, TaskRe
 from overseer.store.retention import RetentionMixin
 
 TERMINAL_RUN_STATES = frozenset({RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
+
+
+class Usage(NamedTuple):
+    """A task's and its run's usage, as rolled up from their attempts."""
+
+    task_cost_usd: float | None
+    task_tokens: int
+    run_cost_usd: float | None
+    run_tokens: int
 
 
 def attempt_id_for(run_id: str, task_id: str, n: int) -> str:
@@ -66,6 +75,14 @@ class Store(AuditMixin, RetentionMixin):
         def tx(s: Session) -> RunRecord | None:
             run = s.get(m.Run, run_id)
             return RunRecord.of(run) if run is not None else None
+
+        return self._read(tx)
+
+    def run_state(self, run_id: str) -> str | None:
+        """The run's state alone (cheap enough to poll: the run's row holds its whole plan)."""
+
+        def tx(s: Session) -> str | None:
+            return s.scalar(select(m.Run.state).where(m.Run.id == run_id))
 
         return self._read(tx)
 
@@ -302,6 +319,24 @@ class Store(AuditMixin, RetentionMixin):
             .where(m.Run.id == run_id)
             .values(input_tokens=rin, output_tokens=rout, cost_usd=rcost)
         )
+
+    def usage(self, run_id: str, task_id: str) -> Usage:
+        """Cost and tokens of the task and of its run, from the rolled-up columns alone (loading
+        the run's row would decode its whole plan)."""
+
+        def tx(s: Session) -> Usage:
+            run = s.execute(
+                select(m.Run.cost_usd, m.Run.input_tokens, m.Run.output_tokens).where(m.Run.id == run_id)
+            ).one_or_none()
+            task = s.execute(
+                select(m.Task.cost_usd, m.Task.input_tokens, m.Task.output_tokens)
+                .where(m.Task.run_id == run_id, m.Task.task_id == task_id)
+            ).one_or_none()
+            if run is None or task is None:
+                raise StoreError(f"no task {task_id!r} in run {run_id!r}", hint="see `overseer status`")
+            return Usage(task[0], int(task[1]) + int(task[2]), run[0], int(run[1]) + int(run[2]))
+
+        return self._read(tx)
 
     def get_attempt(self, attempt_id: str) -> AttemptRecord | None:
         def tx(s: Session) -> AttemptRecord | None:
