@@ -37,6 +37,17 @@ fi
 echo "$OVERSEER_TASK_ID done" > "$OVERSEER_TASK_ID.txt"
 """
 
+# A task's gate: passes when the agent's work is there. Task two's sleeps in the run that is
+# killed from outside during its gates (GATE_SLEEP), not in the baseline before any task.
+GATE = """\
+#!/usr/bin/env bash
+echo "$1 $$" >> "$GATE_LOG"
+if [ "$1" = two ] && [ -n "$GATE_SLEEP" ] && [ -e two.txt ]; then
+  sleep 300   # the orchestrator is killed while this runs
+fi
+grep -q "$1 done" "$1.txt"
+"""
+
 TASKS = ("one", "two", "three")
 
 VERDICT = {"complete": True, "score": 0.95, "confidence": 0.95, "unmet_criteria": [], "issues": [],
@@ -47,10 +58,10 @@ def _reviewer(_req: Request) -> Response:
     return completion(json.dumps(VERDICT))
 
 
-def _plan(log: Path, gate_log: Path, first_life: Path, sleep_in_two: bool, go: Path | None = None) -> str:
+def _plan(log: Path, first_life: Path, sleep_in_two: bool, go: Path | None = None) -> str:
     tasks = "".join(
         f"  - {{id: {t}, prompt: do {t}, {f'depends_on: [{prev}], ' if prev else ''}"
-        f"gates: [{{name: made-{t}, run: \"echo {t} >> {gate_log} && grep -q '{t} done' {t}.txt\"}}]}}\n"
+        f"gates: [{{name: made-{t}, run: \"bash tools/gate.sh {t}\"}}]}}\n"
         for prev, t in zip((None, *TASKS), TASKS, strict=False)
     )
     return f"""\
@@ -71,9 +82,11 @@ def _cli(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 
 # (crash point, how recovery starts, times task two's agent is expected to have started).
+# during_agent and during_gate_command are kills from outside while that process works.
 CASES = [
     ("before_agent", "resume", 1),    # died before spawning: the agent never ran
     ("during_agent", "resume", 2),    # the dead run's agent was killed and the attempt redone
+    ("during_gate_command", "resume", 1),
     ("after_agent", "resume", 1),     # the agent's recorded result is kept, not thrown away
     ("during_gates", "resume", 1),
     ("during_review", "resume", 1),
@@ -85,19 +98,24 @@ CASES = [
 @pytest.mark.parametrize(("point", "recover", "two_runs"), CASES, ids=[f"{p}-{r}" for p, r, _ in CASES])
 def test_crash_then_recover_keeps_every_invariant(make_repo, tmp_path, point, recover, two_runs):
     log, gate_log, first_life = tmp_path / "agent.log", tmp_path / "gates.log", tmp_path / "first-life"
-    repo = make_repo({"tools/agent.sh": AGENT})
-    (repo / "plan.yaml").write_text(_plan(log, gate_log, first_life, sleep_in_two=point == "during_agent"))
+    repo = make_repo({"tools/agent.sh": AGENT, "tools/gate.sh": GATE})
+    (repo / "plan.yaml").write_text(_plan(log, first_life, sleep_in_two=point == "during_agent"))
     home = tmp_path / "home"
     home.mkdir()
     with FakeServer(_reviewer) as llm:
-        env = {**clean_env(home), "OVERSEER_SUPERVISOR__PROVIDER": "openai-compatible",
+        env = {**clean_env(home), "GATE_LOG": str(gate_log), "OVERSEER_SUPERVISOR__PROVIDER": "openai-compatible",
                "OVERSEER_SUPERVISOR__BASE_URL": f"{llm.url}/v1", "OVERSEER_SUPERVISOR__MODEL": "fake"}
-        crash_env = env if point == "during_agent" else {**env, "OVERSEER_CRASH_AT": f"{point}:2"}
+        crash_env = {
+            "during_agent": env, "during_gate_command": {**env, "GATE_SLEEP": "1"},
+        }.get(point, {**env, "OVERSEER_CRASH_AT": f"{point}:2"})
         proc = subprocess.Popen(overseer_cmd("run", "plan.yaml"), cwd=repo, env=crash_env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             if point == "during_agent":
                 wait_for(lambda: (repo / "two.txt").exists())
+                os.kill(proc.pid, signal.SIGKILL)
+            if point == "during_gate_command":
+                wait_for(lambda: gate_log.exists() and gate_log.read_text().count("two ") == 2)
                 os.kill(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate(timeout=120)
         finally:
@@ -106,8 +124,11 @@ def test_crash_then_recover_keeps_every_invariant(make_repo, tmp_path, point, re
         assert proc.returncode == -signal.SIGKILL, out
         reviews_before = len(llm.requests)
         pids_before = [int(line.split()[2]) for line in log.read_text().splitlines()]
+        gate_pids_before = [int(line.split()[1]) for line in gate_log.read_text().splitlines()]
         if point == "during_agent":
             assert alive(pids_before[-1]), "the killed run's agent should outlive it until recovery"
+        if point == "during_gate_command":
+            assert alive(gate_pids_before[-1]), "the killed run's gate should outlive it until recovery"
 
         args = ("resume",) if recover == "resume" else ("run", "plan.yaml")
         res = _cli(repo, env, *args)
@@ -119,6 +140,7 @@ def test_crash_then_recover_keeps_every_invariant(make_repo, tmp_path, point, re
     assert (starts.count("one"), starts.count("two"), starts.count("three")) == (1, two_runs, 1), starts
     # No process from before the crash is left.
     assert not [p for p in pids_before if alive(p)], "an agent from before the crash is still alive"
+    assert not [p for p in gate_pids_before if alive(p)], "a gate from before the crash is still alive"
 
     # Exactly one commit per task, in order, with the agent's finished work.
     subjects = git(repo, "log", "--format=%s").splitlines()
@@ -140,18 +162,18 @@ def test_crash_then_recover_keeps_every_invariant(make_repo, tmp_path, point, re
         assert attempt["verdict"]["reviewer"] == "openai-compatible:fake", task["id"]
         assert attempt["decision"]["action"] == "proceed", task["id"]
     # A completed task's gates did not run again (each also ran once on the tree before any task).
-    gate_runs = gate_log.read_text().split()
+    gate_runs = [line.split()[0] for line in gate_log.read_text().splitlines()]
     assert gate_runs.count("one") == 2 and gate_runs.count("three") == 2, gate_runs
 
 
 def test_a_run_still_executing_is_neither_joined_nor_robbed_of_its_agents(make_repo, tmp_path):
     """Continuing a run kills its leftover agents — which must only ever be a dead process's."""
-    log, gate_log, go = tmp_path / "agent.log", tmp_path / "gates.log", tmp_path / "go"
-    repo = make_repo({"tools/agent.sh": AGENT})
-    (repo / "plan.yaml").write_text(_plan(log, gate_log, tmp_path / "first-life", sleep_in_two=False, go=go))
+    log, go = tmp_path / "agent.log", tmp_path / "go"
+    repo = make_repo({"tools/agent.sh": AGENT, "tools/gate.sh": GATE})
+    (repo / "plan.yaml").write_text(_plan(log, tmp_path / "first-life", sleep_in_two=False, go=go))
     home = tmp_path / "home"
     home.mkdir()
-    env = clean_env(home)
+    env = {**clean_env(home), "GATE_LOG": str(tmp_path / "gates.log")}
     proc = subprocess.Popen(overseer_cmd("run", "plan.yaml"), cwd=repo, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

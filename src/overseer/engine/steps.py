@@ -13,7 +13,7 @@ from typing import Any
 from dbos import DBOS
 
 from overseer.agents import AgentEvent, AgentResult, RunContext, get_agent_type
-from overseer.agents.process import kill_leftovers
+from overseer.agents.process import ATTEMPT_ENV, kill_leftovers
 from overseer.engine.context import current
 from overseer.engine.faults import crash_point
 from overseer.engine.infra_retry import INFRA_KIND, limits_of, plan_infra_retry
@@ -232,10 +232,16 @@ def check_gates(
     changes = ws.changes(checkpoint)
     ctx.store.add_file_changes(aid, [(c.path, c.status, c.added, c.removed) for c in changes])
     out_dir = ctx.attempt_dir(run_id, t.id, n) / "gates"
+    started = ctx.attempt_dir(run_id, t.id, n) / "gates.started"
+    if started.exists():
+        # The process died while gates ran: their commands (sessions of their own) live on,
+        # and must not run beside their reruns. They carry the attempt id, as agents do.
+        kill_leftovers(aid)
+    started.touch()
     # The attempt's changes and the task's are the same list on a first attempt: one snapshot.
     task_changes = changes if checkpoint == base else ws.changes(base)
     results = run_gates(t.gates, ws.root, changes=task_changes, output_dir=out_dir,
-                        tail_lines=ctx.settings.gates.output_tail_lines)
+                        tail_lines=ctx.settings.gates.output_tail_lines, env={ATTEMPT_ENV: aid})
     for r in results:
         before = baseline.get(r.name)
         r.regressions = regressions(r, GateResult.model_validate(before) if before else None) if before else []
