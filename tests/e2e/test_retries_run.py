@@ -25,14 +25,13 @@ if runs < int(os.environ["CRASHES"]):
 open("done.txt", "w").write("done\\n")
 """
 
-# Sleeps past the task's timeout on its first run; then finishes at once.
+# Sleeps past the task's timeout on its first attempt; then finishes at once. Each attempt's
+# prompt is kept, so the test can read what the retry was told.
 SLOW = """\
 import os, time
-log = os.environ["AGENT_LOG"]
-runs = len(open(log).read().split("\\0")) - 1 if os.path.exists(log) else 0
-with open(log, "a") as f:
-    f.write(os.environ["OVERSEER_PROMPT"] + "\\0")
-if runs == 0:
+n = os.environ["OVERSEER_ATTEMPT"]
+open(os.environ["AGENT_LOG"] + "." + n, "w").write(os.environ["OVERSEER_PROMPT"])
+if n == "1":
     print("thinking", flush=True)
     time.sleep(60)
 open("done.txt", "w").write("done\\n")
@@ -75,7 +74,7 @@ def test_two_crashes_are_retried_without_costing_a_try(make_repo, tmp_path):
     repo, log, env = _setup(make_repo, tmp_path, CRASHER, 'CRASHES: "2"')
     env["OVERSEER_RETRIES__INFRA_BACKOFF"] = "0.2"
     res = subprocess.run(overseer_cmd("run", "plan.yaml"), cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "the agent process crashed (SIGSEGV): infrastructure retry 1 of 3" in res.stdout
 
@@ -101,7 +100,7 @@ def test_an_agent_that_always_crashes_fails_at_the_bound_with_the_reason(make_re
     env["OVERSEER_RETRIES__INFRA_BACKOFF"] = "0.1"
     env["OVERSEER_RETRIES__MAX_INFRA_RETRIES"] = "2"
     res = subprocess.run(overseer_cmd("run", "plan.yaml"), cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 1, res.stdout + res.stderr
     st = _json(repo, env, "status", "--json")
     assert [(t["state"], t["attempts"]) for t in st["tasks"]] == [("failed", 3)]
@@ -119,7 +118,7 @@ def test_an_attempt_past_its_time_limit_is_stopped_and_retried_with_feedback(mak
     # A timeout is the agent's own outcome, not an infrastructure failure: it costs a try.
     (repo / "plan.yaml").write_text((repo / "plan.yaml").read_text().replace("max_attempts: 1", "max_attempts: 2"))
     res = subprocess.run(overseer_cmd("run", "plan.yaml"), cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     st = _json(repo, env, "status", "--json")
     assert [(t["state"], t["attempts"]) for t in st["tasks"]] == [("completed", 2)]
@@ -127,9 +126,11 @@ def test_an_attempt_past_its_time_limit_is_stopped_and_retried_with_feedback(mak
     [bp] = st["breakpoints"]
     assert (bp["kind"], bp["state"]) == ("time_threshold_exceeded", "auto")
     assert bp["reason"] == "task t attempt 1 ran out of time and was stopped (decision: retry)"
-    first, second = log.read_text().split("\0")[:2]
-    assert "ran out of time" not in first
+    second = Path(f"{log}.2").read_text()
     assert "Your previous attempt ran out of time and was stopped (no result within 2s)" in second
+    # Attempt 1 may have been stopped before it wrote its prompt on a loaded machine.
+    first = Path(f"{log}.1")
+    assert not first.exists() or "ran out of time" not in first.read_text()
     task = _export_task(repo, env)
     assert [a["status"] for a in task["attempts"]] == ["timeout", "completed"]
     assert [a["decision"]["action"] for a in task["attempts"]] == ["retry", "proceed"]
@@ -140,7 +141,7 @@ def test_time_threshold_exceeded_in_human_mode_asks_a_person(make_repo, tmp_path
     env["OVERSEER_BREAKPOINTS__TIME_THRESHOLD_EXCEEDED"] = '{"mode": "human", "severity": "critical"}'
     (repo / "plan.yaml").write_text((repo / "plan.yaml").read_text().replace("max_attempts: 1", "max_attempts: 2"))
     res = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 3, res.stdout + res.stderr
     st = _json(repo, env, "status", "--json")
     [bp] = st["breakpoints"]
@@ -155,7 +156,7 @@ def test_the_run_wide_bound_stops_retries_across_tasks(make_repo, tmp_path):
     env.update({"OVERSEER_RETRIES__INFRA_BACKOFF": "0.1", "OVERSEER_RETRIES__MAX_INFRA_RETRIES": "5",
                 "OVERSEER_RETRIES__MAX_INFRA_RETRIES_PER_RUN": "2"})
     res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "1"), cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 1, res.stdout + res.stderr
     st = _json(repo, env, "status", "--json")
     # The first task spends the run's two retries; then each task fails at its next crash.
