@@ -257,8 +257,11 @@ class Store(AuditMixin, RetentionMixin):
                 a.started_at, a.finished_at = utcnow(), None
             task.attempts = max(task.attempts, n)
             task.agent_name = agent_name
-            s.flush()
-            self._rollup(s, run_id, task_id)
+            if a is not None:
+                # Only a restarted attempt had usage to take out; a new one adds nothing yet,
+                # and the rollup sums over every attempt of the run.
+                s.flush()
+                self._rollup(s, run_id, task_id)
             return attempt_id
 
         return self._write(tx)
