@@ -20,6 +20,8 @@ from e2e_helpers import alive, clean_env, git, overseer_cmd, wait_for
 from tests.fakes.openai_chat import completion
 from tests.fakes.server import FakeServer, Request, Response
 
+from overseer.engine.faults import POINTS
+
 pytestmark = pytest.mark.timeout(240)
 
 AGENT = """\
@@ -82,7 +84,8 @@ def _cli(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 
 # (crash point, how recovery starts, times task two's agent is expected to have started).
-# during_agent and during_gate_command are kills from outside while that process works.
+# during_agent and during_gate_command are kills from outside while that process works;
+# "parallel" runs each task in a worktree of its own, merged back into the branch.
 CASES = [
     ("before_agent", "resume", 1),    # died before spawning: the agent never ran
     ("during_agent", "resume", 2),    # the dead run's agent was killed and the attempt redone
@@ -92,7 +95,13 @@ CASES = [
     ("during_review", "resume", 1),
     ("during_commit", "resume", 1),
     ("during_commit", "run-again", 1),  # running the same plan again finds the unfinished run
+    ("during_commit", "parallel", 1),
+    ("during_merge", "parallel", 1),
 ]
+
+
+def test_every_crash_point_is_tested():
+    assert set(POINTS) <= {point for point, _, _ in CASES}
 
 
 @pytest.mark.parametrize(("point", "recover", "two_runs"), CASES, ids=[f"{p}-{r}" for p, r, _ in CASES])
@@ -108,7 +117,8 @@ def test_crash_then_recover_keeps_every_invariant(make_repo, tmp_path, point, re
         crash_env = {
             "during_agent": env, "during_gate_command": {**env, "GATE_SLEEP": "1"},
         }.get(point, {**env, "OVERSEER_CRASH_AT": f"{point}:2"})
-        proc = subprocess.Popen(overseer_cmd("run", "plan.yaml"), cwd=repo, env=crash_env,
+        parallel = ("--parallel", "2" if recover == "parallel" else "1")
+        proc = subprocess.Popen(overseer_cmd("run", "plan.yaml", *parallel), cwd=repo, env=crash_env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             if point == "during_agent":
@@ -130,7 +140,7 @@ def test_crash_then_recover_keeps_every_invariant(make_repo, tmp_path, point, re
         if point == "during_gate_command":
             assert alive(gate_pids_before[-1]), "the killed run's gate should outlive it until recovery"
 
-        args = ("resume",) if recover == "resume" else ("run", "plan.yaml")
+        args = ("run", "plan.yaml", *parallel) if recover == "run-again" else ("resume",)
         res = _cli(repo, env, *args)
         assert res.returncode == 0, res.stdout + res.stderr
         assert len(llm.requests) > reviews_before, "the reviewer must have been asked after the crash"
@@ -142,13 +152,16 @@ def test_crash_then_recover_keeps_every_invariant(make_repo, tmp_path, point, re
     assert not [p for p in pids_before if alive(p)], "an agent from before the crash is still alive"
     assert not [p for p in gate_pids_before if alive(p)], "a gate from before the crash is still alive"
 
-    # Exactly one commit per task, in order, with the agent's finished work.
-    subjects = git(repo, "log", "--format=%s").splitlines()
-    assert subjects == ["three: three", "two: two", "one: one", "start"]
+    # Exactly one commit per task (and one merge of it, from a worktree), with the agent's work.
+    subjects = git(repo, "log", "--first-parent", "--format=%s").splitlines()
+    merged = recover == "parallel"
+    assert subjects == [f"{'merge ' if merged else ''}{t}: {t}" for t in reversed(TASKS)] + ["start"]
     for t in TASKS:
         assert len(git(repo, "log", "--format=%H", "--grep", f"Overseer-Task: {t}").split()) == 1
+        assert len(git(repo, "log", "--format=%H", "--grep", f"Overseer-Merge: {t}").split()) == merged
         assert (repo / f"{t}.txt").read_text() == f"{t} done\n"
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    assert len(git(repo, "worktree", "list").splitlines()) == 1, "a task's worktree was left behind"
 
     st = json.loads(_cli(repo, env, "status", "--json").stdout)
     assert st["state"] == "completed"

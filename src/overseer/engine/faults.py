@@ -17,7 +17,7 @@ import threading
 CRASH_ENV = "OVERSEER_CRASH_AT"
 
 # Where steps.py calls crash_point; a test names one of these.
-POINTS = ("before_agent", "after_agent", "during_gates", "during_review", "during_commit")
+POINTS = ("before_agent", "after_agent", "during_gates", "during_review", "during_commit", "during_merge")
 
 _reached: dict[str, int] = {}
 _lock = threading.Lock()

@@ -320,6 +320,7 @@ def merge_back(run_id: str, task: dict[str, Any]) -> dict[str, Any]:
             if "moved while" not in e.message or attempt == MERGE_CAS_TRIES - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
+    crash_point("during_merge")
     if not result.conflicts:
         sha = result.sha or main.head()
         if sha:
