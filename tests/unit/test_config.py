@@ -181,7 +181,7 @@ BAD_FILES = [
     ("- a\n- b\n", ["overseer.yaml:1:1: expected a mapping of sections"], None),
     (
         "run: 5\n",
-        ["overseer.yaml:1:1: run: expected a mapping of parallel, branch, agent, mode, got 5"],
+        ["overseer.yaml:1:1: run: expected a mapping of parallel, branch, agent, mode, worker_slots, got 5"],
         None,
     ),
     (
