@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ATTEMPT_ENV = "OVERSEER_ATTEMPT_ID"
-# How often the timeout, stall and cancel limits are looked at while an agent runs.
-LIMIT_CHECK_S = 0.5
+# A cancel wakes the runner the moment it is set; this only bounds how long the thread that
+# waits for it outlives an agent that exited on its own. The timeout and stall limits need no
+# periodic look either: the runner sleeps until the nearer of the two.
+CANCEL_WAIT_S = 2.0
+# The longest single sleep, so a limit of days (or infinity) is still a finite wait.
+MAX_SLEEP_S = 60.0
 
 # Process groups started by this process and not yet reaped, so an interrupted
 # orchestrator can take them down with it.
@@ -157,7 +161,7 @@ def run_process(
 
     def wait_for_cancel(ev: threading.Event) -> None:
         while not exited.is_set():
-            if ev.wait(LIMIT_CHECK_S):
+            if ev.wait(CANCEL_WAIT_S):
                 wake.set()
                 return
 
@@ -167,7 +171,10 @@ def run_process(
     ended_by = "exit"
     try:
         while True:
-            wake.wait(LIMIT_CHECK_S)
+            # Until the nearer limit (each output line moves the stall limit on), an exit or a
+            # cancel; a limit that moved meanwhile is just slept for again.
+            due = min(start + timeout, last_output[0] + stall_after) - time.monotonic()
+            wake.wait(min(MAX_SLEEP_S, max(0.0, due) + 0.01))
             if exited.is_set():
                 break
             now = time.monotonic()
