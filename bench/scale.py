@@ -9,15 +9,19 @@ process's own CPU per task (the overseer python process, not the agents, gates a
 starts), next to DBOS's own floor on the same backend measured in the same run: one-step
 workflows per second in a fresh process.
 
+"overhead" is the wall time per task beyond its two no-op processes (measured alone, serially,
+in the same run; at --parallel p they overlap p at a time).
+
 Then the idle cost: 8 independent tasks whose agent is `sleep 10`, at `--parallel 8`; the
 orchestrator's CPU time is sampled from 2 s to 9 s into the sleeps and printed as % of one
-core (aim: under 2% — no busy polling).
+core (aim: under 2% — no busy polling), with the busiest threads' shares.
 
-    python bench/scale.py [--quick] [--tasks 1000] [--width 50] [--parallels 1,8,32]
-                          [--backends sqlite,postgres] [--no-idle]
+    python bench/scale.py [--quick] [--tasks 1000] [--width 50] [--parallel 1,8,32]
+                          [--db sqlite,postgres] [--no-idle | --idle-only]
 
-`--quick` (200 tasks, --parallel 1 and 8) takes about ten minutes on a busy 2-core machine; the
-full run is several times that (each task costs a few hundred ms of orchestrator CPU there).
+`--quick` is 200 tasks at --parallel 1 and 8. PostgreSQL runs in a throwaway cluster
+(overseer.testing.pgcluster, as the test suite starts it); when its binaries are missing the
+postgres rows say so and are skipped.
 
 Prints numbers; nothing here asserts on time.
 """
