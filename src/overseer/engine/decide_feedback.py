@@ -159,6 +159,10 @@ def verdict_feedback(v: Verdict) -> str:
                      + "\n".join(f"- [{i.severity}] {i.description}" for i in issues))
     if v.follow_up:
         parts.append(f"The reviewer asks: {v.follow_up}")
+    if not parts and not v.complete:
+        # A bare "not complete" still has to tell the agent something it can act on.
+        parts.append("The reviewer judged the task not complete but named nothing specific: check "
+                     "the work against every acceptance criterion and finish what is missing.")
     return "\n\n".join(parts)
 
 
