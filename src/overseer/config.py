@@ -1065,6 +1065,8 @@ def redact_value(key: str, value: Any) -> Any:
     if key in _OPAQUE_URL_KEYS:
         match = _SCHEME.match(str(value))
         return f"{match.group(1)}://{REDACTED}" if match else REDACTED
+    if isinstance(value, int) and key.endswith("_tokens"):
+        return value  # a count (max_output_tokens, budgets.run_tokens), not a token
     if _is_secret_key(key):
         return REDACTED
     if isinstance(value, str):

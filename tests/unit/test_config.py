@@ -287,6 +287,9 @@ def test_bad_secret_value_is_not_echoed(dirs: tuple[Path, Path, dict[str, str]])
         ("supervisor.base_url", "https://h/v1?api_key=abc&x=1", "https://h/v1?api_key=***&x=1"),
         ("notifications.urls", ["tgram://bot123/chat", "x"], ["tgram://***", "***"]),
         ("run.parallel", 3, 3),
+        ("supervisor.max_output_tokens", 1024, 1024),
+        ("budgets.run_tokens", 50000, 50000),
+        ("x.api_token", "1024", "***"),
     ],
 )
 def test_redact_value(key: str, value: object, shown: object) -> None:
