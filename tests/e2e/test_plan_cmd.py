@@ -158,6 +158,13 @@ def test_without_a_supervisor_it_says_how_to_configure_one(project: Path, tmp_pa
 
     bad = _overseer(project, tmp_path / "home", "plan", GOAL, "--agent", "shell")
     assert bad.returncode == 2 and "needs settings a drafted plan cannot guess" in bad.stderr
+    bad = _overseer(project, tmp_path / "home", "plan", GOAL, "--agent", "nope")
+    assert bad.returncode == 2 and "unknown agent type 'nope'" in bad.stderr
+    bad = _overseer(project, tmp_path / "home", "plan", GOAL, "-o", "no/such/dir/plan.yaml")
+    assert bad.returncode == 2 and "no/such/dir is not a directory" in bad.stderr
+    bad = _overseer(project, tmp_path / "home", "plan", "  ")
+    assert bad.returncode == 2 and "the goal is empty" in bad.stderr
+    _assert_clean(bad)
 
 
 def test_unreachable_endpoint_is_one_clear_error(project: Path, tmp_path: Path) -> None:

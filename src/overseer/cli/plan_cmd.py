@@ -79,6 +79,9 @@ def plan(
     if output.exists() and not force:
         raise OverseerError(f"{output} already exists",
                             hint="pass --force to overwrite it, or -o to write another file")
+    if not output.absolute().parent.is_dir():
+        raise OverseerError(f"{output.parent} is not a directory",
+                            hint="create it first, or pass -o a path in an existing directory")
     agent_type = _agent_type(agent)
     llm = _supervisor(Path.cwd())
     reject = rejected_path(output)
