@@ -3,7 +3,8 @@ removing them — the files under `.overseer/runs/<run>/` and the run's agent ev
 
 A run's summary rows stay (run, tasks, attempts, gate results, verdicts, decisions, breakpoints)
 and so do each attempt's `result` event, which holds its usage summary: `status` and `export`
-keep working. What was pruned is recorded as an artifact of kind `pruned`.
+keep working. Each prune is recorded as an artifact of kind `pruned` (path: the directory
+removed).
 """
 
 from __future__ import annotations
@@ -113,12 +114,3 @@ class RetentionMixin(StoreBase):
             return int(gone or 0)
 
         return self._write(tx)
-
-    def pruned_at(self, run_id: str) -> datetime | None:
-        """When the run was last pruned, if ever."""
-
-        def tx(s: Session) -> datetime | None:
-            return s.scalar(select(func.max(m.Artifact.created_at)).where(
-                m.Artifact.run_id == run_id, m.Artifact.kind == PRUNED))
-
-        return self._read(tx)
