@@ -453,6 +453,13 @@ class RetriesSettings(_Section):
         description="Infrastructure retries the whole run may use; after that an infrastructure "
         "failure fails its task.",
     )
+    max_decision_retries_per_run: int | None = Field(
+        default=None,
+        ge=0,
+        description="Decision-driven retries (retry, clarify, rollback) the whole run may use; "
+        "after that a task that would try again fails. Each task is bounded by its "
+        "`max_attempts` too. Unset: no run-wide limit.",
+    )
     infra_backoff: float = Field(
         default=30,
         gt=0,

@@ -66,9 +66,9 @@ def load_run(run_id: str) -> dict[str, Any]:
         "thresholds": (run.config_json or {}).get("decision", {}),
         "parallel": run.parallel,
         "mode": (run.config_json or {}).get("run", {}).get("mode", "autopilot"),
-        "tasks": [{**plan_tasks[t.task_id], "attempt_offset": t.attempts} for t in tasks],
         "dispatch": run.dispatch,
         "worker_slots": (run.config_json or {}).get("run", {}).get("worker_slots"),
+        "tasks": [{**plan_tasks[t.task_id], "attempt_offset": t.attempts} for t in tasks],
         "states": {t.task_id: t.state for t in tasks},
         # Priority boosts as recorded when the run started, so a replay orders tasks the same way.
         "scheduling": (run.config_json or {}).get("scheduling", {}),
@@ -267,6 +267,27 @@ def record_decision(
         _set_state(run_id, task_id, TaskState.RETRYING, reason)
     elif action == "abort":
         _set_state(run_id, task_id, TaskState.FAILED, reason)
+
+
+RETRY_ACTIONS = ("retry", "clarify", "rollback")
+
+
+@DBOS.step(name="overseer.run_retries_left")
+def run_retries_left(run_id: str, task_id: str) -> bool:
+    """False (and the task failed) once the run's decision retries pass
+    `retries.max_decision_retries_per_run`: a plan that keeps failing stops spending."""
+    ctx = current()
+    run = ctx.store.get_run(run_id)
+    assert run is not None
+    limit = ((run.config_json or {}).get("retries") or {}).get("max_decision_retries_per_run")
+    if limit is None:
+        return True
+    used = ctx.store.count_decisions(run_id, RETRY_ACTIONS)
+    if used <= int(limit):
+        return True
+    _set_state(run_id, task_id, TaskState.FAILED,
+               f"the run used its {limit} decision retries (retries.max_decision_retries_per_run)")
+    return False
 
 
 @DBOS.step(name="overseer.commit_task")

@@ -43,13 +43,13 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
     # A task parked at a human breakpoint gives up its slot, so the others go on meanwhile.
     parked: set[str] = set()
     parallel = max(1, int(spec["parallel"]))
-    # A person paused new work (`overseer pause`): running tasks go on, no new one starts.
-    paused = False
-
     # On PostgreSQL tasks go through the run's queue, so `overseer worker`s can take them.
     queued = spec.get("dispatch") == "queue"
     if queued:
         queues.open_task_queue(run_id, parallel, spec.get("worker_slots"))
+    # A person paused new work (`overseer pause`): running tasks go on, no new one starts.
+    paused = False
+
     while len(finished) < len(tasks):
         for t in tasks:
             tid = t["id"]
@@ -283,6 +283,8 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
             steps.commit_task(run_id, current, base, final=not task.get("worktree"))
             return _merge(run_id, task) if task.get("worktree") else "completed"
         if action == "abort":
+            return "failed"
+        if not last and not steps.run_retries_left(run_id, task["id"]):
             return "failed"
         if action == "rollback":
             # Same failure again and again: start over from the task's starting point, with a

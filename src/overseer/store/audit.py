@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from overseer.errors import StoreError
@@ -147,6 +147,17 @@ class AuditMixin(StoreBase):
             d.outcome = outcome
 
         self._write(tx)
+
+    def count_decisions(self, run_id: str, actions: tuple[str, ...]) -> int:
+        """How many of the run's attempts ended in one of `actions`."""
+
+        def tx(s: Session) -> int:
+            return int(s.scalar(
+                select(func.count()).select_from(m.Decision).join(m.Attempt, m.Attempt.id == m.Decision.attempt_id)
+                .where(m.Attempt.run_id == run_id, m.Decision.action.in_(actions))
+            ) or 0)
+
+        return self._read(tx)
 
     def decision(self, attempt_id: str) -> DecisionRecord | None:
         def tx(s: Session) -> DecisionRecord | None:
