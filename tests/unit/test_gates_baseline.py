@@ -79,3 +79,14 @@ def test_pure_inputs_not_modified() -> None:
     before = (current.model_dump(), baseline.model_dump())
     regressions(current, baseline)
     assert (current.model_dump(), baseline.model_dump()) == before
+
+
+def test_baseline_key_tells_same_named_gates_apart() -> None:
+    from overseer.gates import baseline_key
+    from overseer.plan.schema import GateSpec
+
+    a = GateSpec(name="unit", run="pytest tests/a")
+    assert baseline_key(a) == baseline_key(GateSpec(name="unit", run="pytest tests/a"))
+    others = [GateSpec(name="unit", run="pytest tests/b"), GateSpec(name="unit", run="pytest tests/a", cwd="sub"),
+              GateSpec(name="unit", run="pytest tests/a", env={"X": "1"}), GateSpec(name="lint", run="pytest tests/a")]
+    assert len({baseline_key(g) for g in [a, *others]}) == 5

@@ -29,7 +29,7 @@ from overseer.engine.rules import (
 )
 from overseer.errors import OverseerError, WorkspaceError
 from overseer.events import Event, publish
-from overseer.gates import GateResult, regressions
+from overseer.gates import GateResult, baseline_key, regressions
 from overseer.gates.runner import run_gates
 from overseer.lifecycle import RunState, TaskState
 from overseer.plan.schema import ResolvedTask
@@ -206,11 +206,13 @@ def baseline_gates(run_id: str) -> dict[str, dict[str, Any]]:
     for t in run.plan_json["resolved_tasks"]:
         for g in ResolvedTask.model_validate(t).gates:
             if g.kind == "command":
-                specs[g.name] = g
+                specs[baseline_key(g)] = g
     out_dir = ws.root / ".overseer" / "runs" / run_id / "baseline"
-    results = run_gates(list(specs.values()), ws.root, output_dir=out_dir,
-                        tail_lines=ctx.settings.gates.output_tail_lines)
-    data = {r.name: r.model_dump(mode="json") for r in results}
+    # Same-named gates that differ run under their keys, so their output files stay apart.
+    named = [g.model_copy(update={"name": key}) if sum(x.name == g.name for x in specs.values()) > 1 else g
+             for key, g in specs.items()]
+    results = run_gates(named, ws.root, output_dir=out_dir, tail_lines=ctx.settings.gates.output_tail_lines)
+    data = {key: r.model_dump(mode="json") for key, r in zip(specs, results, strict=True)}
     if data:
         (out_dir / "baseline.json").write_text(json.dumps(data, indent=2))
         ctx.store.add_artifact(run_id, "baseline", str(out_dir / "baseline.json"))
@@ -242,8 +244,9 @@ def check_gates(
     task_changes = changes if checkpoint == base else ws.changes(base)
     results = run_gates(t.gates, ws.root, changes=task_changes, output_dir=out_dir,
                         tail_lines=ctx.settings.gates.output_tail_lines, env={ATTEMPT_ENV: aid})
+    spec_of = {g.name: g for g in t.gates}
     for r in results:
-        before = baseline.get(r.name)
+        before = baseline.get(baseline_key(spec_of[r.name])) if r.name in spec_of else None
         r.regressions = regressions(r, GateResult.model_validate(before) if before else None) if before else []
     crash_point("during_gates")
     ctx.store.add_gate_results(aid, results)

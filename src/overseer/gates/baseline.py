@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 
 from overseer.gates.result import GateResult
+from overseer.plan.schema import GateSpec
+
+
+def baseline_key(spec: GateSpec) -> str:
+    """Which baseline a gate compares against: two tasks' gates may share a name and differ in
+    what they run, so the key is the name plus what the command depends on."""
+    what = json.dumps([spec.run, spec.cwd, spec.junit, sorted(spec.env.items())])
+    return f"{spec.name}@{hashlib.sha256(what.encode()).hexdigest()[:12]}"
 
 
 def regressions(current: GateResult, baseline: GateResult | None) -> list[str]:
