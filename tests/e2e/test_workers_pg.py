@@ -131,3 +131,29 @@ def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo,
     assert all((repo / f"t{i}.txt").exists() for i in range(1, 5))
     assert not any("Traceback" in o for o in outs.values()), outs
     os.sync()
+
+
+def test_resume_beside_a_live_worker_leaves_its_agent_alone(make_repo, tmp_path, pg_env):
+    log = tmp_path / "starts.log"
+    repo = make_repo({"a.txt": "a\n"})
+    _plan(repo, log, 1, 5)
+    worker = subprocess.Popen(overseer_cmd("worker", "--id", "solo"), cwd=repo, env=pg_env,
+                              stdout=open(tmp_path / "w.out", "a"), stderr=subprocess.STDOUT, text=True)
+    try:
+        res = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=pg_env,
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        _wait(lambda: bool(_starts(log)), "the worker to start the agent")
+        # Another terminal attaches while the worker's agent works: it waits, it kills nothing.
+        res = subprocess.run(overseer_cmd("resume"), cwd=repo, env=pg_env, capture_output=True, text=True,
+                             timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    assert _starts(log) == [("t1", worker.pid)], (tmp_path / "w.out").read_text()
+    assert _status(repo, pg_env)["state"] == "completed"
+    assert _commits_per_task(repo) == {"t1": 1}

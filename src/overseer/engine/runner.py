@@ -161,16 +161,19 @@ def execute(
 def _execute(
     run_id: str, repo: Path, store: Store, settings: Settings, *, no_wait: bool
 ) -> dict[str, Any]:
+    rec = store.get_run(run_id)
+    queued = rec is not None and rec.dispatch == "queue"
     # Under the run's lock, so the agents killed here are a dead process's, never a live one's.
-    for aid, _pgid in store.open_attempts_with_pgid(run_id):
+    # Not for a queued run: a live `overseer worker` may own its open attempts (a worker that
+    # restarts kills its own leftovers when it takes an interrupted attempt up again).
+    for aid, _pgid in [] if queued else store.open_attempts_with_pgid(run_id):
         kill_leftovers(aid)
     ctx = EngineContext(store=store, settings=settings)
     set_context(ctx)
     _llm, why = ctx.reviewer()
     publish(Event(type="notice", run_id=run_id, data={"message": f"supervisor: {why}"}))
-    rec = store.get_run(run_id)
     # A queued run's tasks come back through its own queue; this process takes only those.
-    listen = [queues.task_queue_name(run_id)] if rec is not None and rec.dispatch == "queue" else []
+    listen = [queues.task_queue_name(run_id)] if queued else []
     runtime.launch(runtime.system_database_url(settings.database_url_for(repo), repo),
                    executor_id=run_id, queues=listen)
     try:
