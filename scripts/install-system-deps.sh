@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components the tests use (git, PostgreSQL, OpenSSH server, Chromium for the
-# web view's browser test), only if missing.
+# web view's browser test, tmux for the live view's), only if missing.
 # Idempotent: a machine that has them is left alone.
 set -euo pipefail
 
@@ -12,9 +12,11 @@ fi
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 # Playwright drives this one (executable_path); it never downloads a browser of its own.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The live view's tests drive a real terminal.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "==> system packages present (git, postgresql, openssh-server, chromium)"
+  echo "==> system packages present (git, postgresql, openssh-server, chromium, tmux)"
   exit 0
 fi
 
