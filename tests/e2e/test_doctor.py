@@ -15,11 +15,12 @@ from e2e_helpers import clean_env
 OVERSEER = Path(sys.executable).parent / "overseer"
 
 
-def _doctor(cwd: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _doctor(cwd: Path, home: Path, *args: str, env_extra: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
     exe = str(OVERSEER) if OVERSEER.exists() else shutil.which("overseer")
     if exe is None:
         pytest.fail("the overseer console script is not installed (pip install -e .)")
-    env = clean_env(home)
+    env = {**clean_env(home), **(env_extra or {})}
     env["COLUMNS"] = "200"  # keep table rows on one line each, so the assertions can read them
     return subprocess.run([exe, "doctor", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
@@ -100,3 +101,45 @@ def test_invalid_plan_and_bad_config_are_reported(tmp_path: Path, home: Path) ->
     assert by_name["plan"]["status"] == "problem" and "overseer validate" in by_name["plan"]["fix"]
     assert by_name["config"]["status"] == "problem"
     assert os.path.exists(tmp_path / "plan.yaml")
+
+
+def _supervisor_row(tmp_path: Path, home: Path, env: dict[str, str]) -> dict[str, str]:
+    done = _doctor(tmp_path, home, "--json", env_extra=env)
+    assert "Traceback" not in done.stderr
+    return dict({c["name"]: c for c in json.loads(done.stdout)["checks"]}["supervisor LLM"])
+
+
+def test_supervisor_endpoint_that_answers_is_ok(tmp_path: Path, home: Path) -> None:
+    from tests.fakes.openai_chat import FakeOpenAIChat
+
+    with FakeOpenAIChat([]) as server:
+        row = _supervisor_row(tmp_path, home, {"OVERSEER_SUPERVISOR__PROVIDER": "openai-compatible",
+                                               "OVERSEER_SUPERVISOR__BASE_URL": server.base_url})
+        assert any(r.path.endswith("/models") for r in server.requests)
+    assert row["status"] == "ok" and "openai-compatible" in row["detail"], row
+
+
+def test_supervisor_endpoint_that_is_down_is_a_problem_with_a_fix(tmp_path: Path, home: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    row = _supervisor_row(tmp_path, home, {"OVERSEER_SUPERVISOR__PROVIDER": "openai-compatible",
+                                           "OVERSEER_SUPERVISOR__BASE_URL": f"http://127.0.0.1:{port}/v1"})
+    assert row["status"] == "problem" and "does not answer" in row["detail"], row
+    assert "supervisor.base_url" in row["fix"]
+
+
+def test_web_port_in_use_is_reported(tmp_path: Path, home: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = _doctor(tmp_path, home, "--json", env_extra={"OVERSEER_WEB__PORT": str(port)})
+    row = {c["name"]: c for c in json.loads(done.stdout)["checks"]}["web port"]
+    assert row["status"] == "note" and str(port) in row["detail"] and "web.port" in row["fix"], row
+    free = _doctor(tmp_path, home, "--json", env_extra={"OVERSEER_WEB__PORT": str(port)})
+    assert {c["name"]: c for c in json.loads(free.stdout)["checks"]}["web port"]["status"] == "ok"

@@ -70,10 +70,60 @@ def _check_agent_types(used: set[str]) -> Iterator[Check]:
 
 
 def _check_supervisor(settings: Any) -> Check:
-    """The reviewing LLM. Placeholder until the providers land: they replace this function."""
-    del settings
-    return Check("supervisor LLM", "note", "not configured yet: reviews are rules-only", "",
-                 required=False)
+    """The reviewing LLM: which one a run would use, and whether it answers. Loads no model."""
+    from overseer.supervisor.llm import LLMUnavailable, NoLLM, api_key, choose_provider
+
+    sup = settings.supervisor
+    try:
+        llm, why = choose_provider(sup)
+    except LLMUnavailable as exc:
+        return Check("supervisor LLM", "problem", str(exc),
+                     "fix supervisor.* in overseer.yaml (overseer config show), or provider: none")
+    if isinstance(llm, NoLLM):
+        return Check("supervisor LLM", "note", f"{why}: the gates alone decide",
+                     "set supervisor.provider (docs/supervisor.md) for reviews", required=False)
+    base_url = getattr(llm, "base_url", None)
+    if base_url and "anthropic.com" not in base_url:
+        problem = _probe_models(base_url, api_key(sup, None))
+        if problem:
+            return Check("supervisor LLM", "problem", f"{why}; {problem}",
+                         "start the server, or fix supervisor.base_url / supervisor.api_key_env")
+    return Check("supervisor LLM", "ok", why)
+
+
+def _check_web_port(settings: Any) -> Check:
+    """Can `overseer serve` bind web.host:web.port? A busy port is a note: it may be a running serve."""
+    import socket
+
+    host, port = settings.web.host, settings.web.port
+    if port == 0:
+        return Check("web port", "ok", f"{host}: a free port is picked at start", required=False)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.bind((host, port))
+    except OSError as exc:
+        return Check("web port", "note", f"{host}:{port} cannot be bound ({exc.strerror or exc})",
+                     "another program (or a running `overseer serve`) has it: set web.port, or --port",
+                     required=False)
+    return Check("web port", "ok", f"{host}:{port} is free for `overseer serve`", required=False)
+
+
+def _probe_models(base_url: str, key: str | None) -> str | None:
+    """None when the OpenAI-compatible endpoint answers GET /models, else what went wrong."""
+    import httpx
+
+    from overseer.config import redact_url
+
+    url = base_url.rstrip("/") + "/models"
+    try:
+        r = httpx.get(url, timeout=3.0, headers={"Authorization": f"Bearer {key}"} if key else {})
+    except httpx.HTTPError as exc:
+        return f"{redact_url(url)} does not answer ({type(exc).__name__})"
+    if r.status_code in (401, 403):
+        return f"{redact_url(url)} refused the request ({r.status_code}): check the API key"
+    if r.status_code >= 500:
+        return f"{redact_url(url)} answered {r.status_code}"
+    return None
 
 
 def _check_database(settings: Any, repo: Path) -> Check:
@@ -245,6 +295,7 @@ def run_checks(plan_path: Path | None, project_dir: Path) -> list[Check]:
                             "overseer doctor --plan PLAN", required=False))
     checks.append(_check_database(settings, repo))
     checks.append(_check_supervisor(settings))
+    checks.append(_check_web_port(settings))
     return checks
 
 
