@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +34,14 @@ def wait_for(pred: Callable[[], bool], timeout: float = 60.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("timed out waiting")
+
+
+def status_json(repo: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`overseer status --json` of the repository's latest run."""
+    res = subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return dict(json.loads(res.stdout))
 
 
 def alive(pid: int) -> bool:

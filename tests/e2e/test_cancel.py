@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-from pathlib import Path
 
-from e2e_helpers import clean_env, overseer_cmd
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+from e2e_helpers import alive, clean_env, overseer_cmd
 
 
 def test_cancel_kills_agent_and_cancels_tasks(make_repo, tmp_path):
@@ -44,7 +34,7 @@ tasks:
         while time.monotonic() < deadline and not (pidfile.exists() and pidfile.read_text().strip()):
             time.sleep(0.1)
         agent_pid = int(pidfile.read_text())
-        assert _alive(agent_pid)
+        assert alive(agent_pid)
         st = json.loads(subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env,
                                        capture_output=True, text=True).stdout)
         res = subprocess.run(overseer_cmd("cancel", st["run_id"]), cwd=repo, env=env,
@@ -55,7 +45,7 @@ tasks:
         if run.poll() is None:
             run.kill()
     assert run.returncode == 1, out
-    assert not _alive(agent_pid)
+    assert not alive(agent_pid)
     st = json.loads(subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env,
                                    capture_output=True, text=True).stdout)
     assert st["state"] == "cancelled"

@@ -3,32 +3,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
-from e2e_helpers import clean_env, overseer_cmd
-
-
-def _status(repo: Path, env: dict[str, str]) -> dict[str, Any]:
-    res = subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    return dict(json.loads(res.stdout))
-
-
-def _wait_for(pred: Any, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+from e2e_helpers import clean_env, overseer_cmd, status_json, wait_for
 
 
 def _states(repo: Path, env: dict[str, str]) -> dict[str, str]:
-    return {t["id"]: t["state"] for t in _status(repo, env)["tasks"]}
+    return {t["id"]: t["state"] for t in status_json(repo, env)["tasks"]}
 
 
 def test_pause_holds_new_tasks_until_continue(make_repo, tmp_path):
@@ -53,13 +36,12 @@ tasks:
     run = subprocess.Popen(overseer_cmd("run", "plan.yaml"), cwd=repo, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for(lambda: (repo / ".overseer").exists() and _states(repo, env).get("one") == "running",
-                  "task one to run")
+        wait_for(lambda: (repo / ".overseer").exists() and _states(repo, env).get("one") == "running", 90)
         res = subprocess.run(overseer_cmd("pause"), cwd=repo, env=env, capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stdout + res.stderr
         assert "paused" in res.stdout
         go.touch()
-        _wait_for(lambda: _states(repo, env)["one"] == "completed", "task one to finish")
+        wait_for(lambda: _states(repo, env)["one"] == "completed", 90)
         # Paused: the run process waits, and task two stays where it was.
         for _ in range(10):
             time.sleep(0.2)

@@ -3,16 +3,13 @@ sharing a run handed to them with `--no-wait`, one of them killed and restarted.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from e2e_helpers import clean_env, git, overseer_cmd
+from e2e_helpers import clean_env, git, overseer_cmd, status_json, wait_for
 
 pytestmark = pytest.mark.real
 
@@ -33,25 +30,10 @@ tasks:
     )
 
 
-def _status(repo: Path, env: dict[str, str]) -> dict[str, Any]:
-    res = subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env, capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return dict(json.loads(res.stdout))
-
-
 def _starts(log: Path) -> list[tuple[str, int]]:
     if not log.exists():
         return []
     return [(t, int(p)) for t, p in (line.split() for line in log.read_text().splitlines() if line.strip())]
-
-
-def _wait(pred: Any, what: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _commits_per_task(repo: Path) -> dict[str, int]:
@@ -76,7 +58,7 @@ def test_run_on_postgres_alone(make_repo, tmp_path, pg_env):
     res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "2"), cwd=repo, env=pg_env,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
-    st = _status(repo, pg_env)
+    st = status_json(repo, pg_env)
     assert {t["id"]: t["state"] for t in st["tasks"]} == {"t1": "completed", "t2": "completed", "t3": "completed"}
     assert _commits_per_task(repo) == {"t1": 1, "t2": 1, "t3": 1}
 
@@ -104,13 +86,13 @@ def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo,
         assert "queued" in res.stdout
         pids = {name: p.pid for name, p in workers.items()}
         # Both workers run an agent at once; then w2 dies under its agent.
-        _wait(lambda: {p for _t, p in _starts(log)} >= set(pids.values()), "both workers to start a task")
+        wait_for(lambda: {p for _t, p in _starts(log)} >= set(pids.values()), 180)
         killed_task = next(t for t, p in _starts(log) if p == pids["w2"])
         workers["w2"].send_signal(signal.SIGKILL)
         workers["w2"].wait(timeout=30)
-        assert _status(repo, env)["state"] == "running"
+        assert status_json(repo, env)["state"] == "running"
         start("w2")
-        _wait(lambda: _status(repo, env)["state"] in ("completed", "failed"), "the run to finish", 300)
+        wait_for(lambda: status_json(repo, env)["state"] in ("completed", "failed"), 300)
     finally:
         for p in workers.values():
             if p.poll() is None:
@@ -121,7 +103,7 @@ def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo,
             except subprocess.TimeoutExpired:
                 p.kill()
     outs = {n: (tmp_path / f"{n}.out").read_text() for n in workers}
-    st = _status(repo, env)
+    st = status_json(repo, env)
     assert st["state"] == "completed", (st, outs)
     assert {t["id"] for t in st["tasks"] if t["state"] == "completed"} == {"t1", "t2", "t3", "t4"}
     assert _commits_per_task(repo) == {"t1": 1, "t2": 1, "t3": 1, "t4": 1}
@@ -143,7 +125,7 @@ def test_resume_beside_a_live_worker_leaves_its_agent_alone(make_repo, tmp_path,
         res = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=pg_env,
                              capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, res.stdout + res.stderr
-        _wait(lambda: bool(_starts(log)), "the worker to start the agent")
+        wait_for(lambda: bool(_starts(log)), 180)
         # Another terminal attaches while the worker's agent works: it waits, it kills nothing.
         res = subprocess.run(overseer_cmd("resume"), cwd=repo, env=pg_env, capture_output=True, text=True,
                              timeout=300)
@@ -155,5 +137,5 @@ def test_resume_beside_a_live_worker_leaves_its_agent_alone(make_repo, tmp_path,
         except subprocess.TimeoutExpired:
             worker.kill()
     assert _starts(log) == [("t1", worker.pid)], (tmp_path / "w.out").read_text()
-    assert _status(repo, pg_env)["state"] == "completed"
+    assert status_json(repo, pg_env)["state"] == "completed"
     assert _commits_per_task(repo) == {"t1": 1}
