@@ -132,8 +132,13 @@ class Run:
         return (self.wall - self.startup) / n
 
 
-def overseer_run(repo: Path, parallel: int | None, db_url: str | None) -> Run:
-    """`overseer run plan.yaml` in repo; exits the benchmark with its log if the run fails."""
+class RunFailed(Exception):
+    """The run exited non-zero or was killed at its time limit; the message ends with its log."""
+
+
+def overseer_run(repo: Path, parallel: int | None, db_url: str | None, limit_s: float | None = None) -> Run:
+    """`overseer run plan.yaml` in repo. RunFailed when it fails, or when it is still running
+    after limit_s (a hung run must not hang the benchmark)."""
     env = overseer_env(db_url)
     t0 = time.perf_counter()
     subprocess.run([*CMD, "validate", "plan.yaml"], cwd=repo, check=True, env=env, capture_output=True)
@@ -156,12 +161,18 @@ def overseer_run(repo: Path, parallel: int | None, db_url: str | None) -> Run:
 
         watcher = threading.Thread(target=sample, daemon=True)
         watcher.start()
+        killer = threading.Timer(limit_s, proc.kill) if limit_s else None
+        if killer:
+            killer.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        if killer:
+            killer.cancel()
         done.set()
         watcher.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
+        why = f"killed after {limit_s:.0f} s" if limit_s and wall >= limit_s else f"exit {proc.returncode}"
         text = log.read_text(errors="replace")
-        sys.exit(f"overseer run --parallel {parallel} failed ({proc.returncode}):\n{text[-3000:]}")
+        raise RunFailed(f"overseer run --parallel {parallel} failed ({why}):\n{text[-3000:]}")
     return Run(wall=wall, startup=startup, own_cpu=last[0], all_cpu=usage.ru_utime + usage.ru_stime)

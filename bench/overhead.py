@@ -13,10 +13,11 @@ Prints numbers; nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
-from _common import floor, new_repo, noop_plan, overseer_run, spawn_cost
+from _common import RunFailed, floor, new_repo, noop_plan, overseer_run, spawn_cost
 
 
 def main() -> None:
@@ -28,7 +29,10 @@ def main() -> None:
         tmp = Path(d)
         per_wf, _cpu = floor(n, f"sqlite:///{tmp / 'floor.sqlite'}")
         procs = spawn_cost()
-        run = overseer_run(new_repo(tmp, "repo", noop_plan(n, width=n)), None, None)
+        try:
+            run = overseer_run(new_repo(tmp, "repo", noop_plan(n, width=n)), None, None)
+        except RunFailed as e:
+            sys.exit(str(e))
     per_task = run.per_task(n)
     own = per_task - procs
     print(f"tasks                         {n}")

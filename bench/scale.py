@@ -42,6 +42,7 @@ from pathlib import Path
 from _common import (
     CMD,
     TICK,
+    RunFailed,
     cpu_seconds,
     floor,
     new_repo,
@@ -173,6 +174,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a smaller run: 200 tasks at --parallel 1 and 8")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle-CPU measurement")
     ap.add_argument("--idle-only", action="store_true", help="only the idle-CPU measurement")
+    ap.add_argument("--run-limit", type=float, default=3600.0, metavar="S",
+                    help="kill a run still going after S seconds and report it failed (3600)")
     args = ap.parse_args()
     n = args.tasks or (200 if args.quick else 1000)
     if n < 1 or args.width < 1:
@@ -213,7 +216,12 @@ def main() -> None:
                 fl_wall, fl_cpu = floor(max(200, n // 2), floor_url)
                 plan = noop_plan(n, args.width)
                 for p in parallels:
-                    r = overseer_run(new_repo(tmp, f"p{p}", plan), p, db())
+                    try:
+                        r = overseer_run(new_repo(tmp, f"p{p}", plan), p, db(), limit_s=args.run_limit)
+                    except RunFailed as e:
+                        # One failed cell must not cost the rest of the matrix.
+                        print(f"{backend:<9}{p:>9}  FAILED: {e}", flush=True)
+                        continue
                     per = r.per_task(n)
                     # Overhead: what a task costs beyond its no-op processes, which run p at a time.
                     over = per - procs / p
