@@ -5,7 +5,7 @@ hard to recover from — between an effect and the record of it. A test sets
 `OVERSEER_CRASH_AT=<point>` (or `<point>:<N>` for the N-th time the point is reached, e.g.
 during the second task) on an `overseer run`, and `crash_point` SIGKILLs the whole process
 there: no `finally`, no atexit, no flush — exactly what `kill -9` or a power cut does. Left
-unset (always, outside tests), a crash point costs one environment lookup.
+unset (always, outside tests), a crash point costs two environment lookups.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import signal
 import threading
 
 CRASH_ENV = "OVERSEER_CRASH_AT"
+# The same points can instead raise, as a step whose code fails (a bug, a full disk) does.
+FAIL_ENV = "OVERSEER_FAIL_AT"
 
 # Where steps.py calls crash_point; a test names one of these.
 POINTS = ("before_agent", "after_agent", "during_gates", "during_review", "during_commit", "during_merge")
@@ -23,8 +25,15 @@ _reached: dict[str, int] = {}
 _lock = threading.Lock()
 
 
+class InjectedFault(RuntimeError):
+    pass
+
+
 def crash_point(name: str) -> None:
-    """SIGKILL this process if OVERSEER_CRASH_AT names this point (and this is its N-th time)."""
+    """SIGKILL this process if OVERSEER_CRASH_AT names this point (and this is its N-th time);
+    raise InjectedFault if OVERSEER_FAIL_AT names it."""
+    if os.environ.get(FAIL_ENV) == name:
+        raise InjectedFault(f"injected fault at {name}")
     wanted = os.environ.get(CRASH_ENV)
     if not wanted or wanted.partition(":")[0] != name:
         return

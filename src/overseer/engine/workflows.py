@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
+from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
 
 from overseer.agents import AgentResult
 from overseer.engine import queues, steps
@@ -107,7 +108,15 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
 def task_workflow(
     run_id: str, task: dict[str, Any], parent: str, baseline: dict[str, dict[str, Any]]
 ) -> str:
-    state = _attempts(run_id, task, baseline)
+    try:
+        state = _attempts(run_id, task, baseline)
+    except (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError):
+        raise
+    except Exception as exc:
+        # A step that failed past its retries ends this task, not the run: without the
+        # hand-off below the run would wait for this task forever.
+        steps.fail_task(run_id, task["id"], f"internal error: {type(exc).__name__}: {exc}")
+        state = "failed"
     DBOS.send(parent, {"task": task["id"], "state": state}, topic=TASK_DONE)
     return state
 
