@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -174,5 +175,9 @@ def overseer_run(repo: Path, parallel: int | None, db_url: str | None, limit_s: 
     if proc.returncode != 0:
         why = f"killed after {limit_s:.0f} s" if limit_s and wall >= limit_s else f"exit {proc.returncode}"
         text = log.read_text(errors="replace")
-        raise RunFailed(f"overseer run --parallel {parallel} failed ({why}):\n{text[-3000:]}")
+        # The run's directory is temporary: keep its whole log for the post-mortem.
+        fd, kept = tempfile.mkstemp(prefix="overseer-bench-failed-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        raise RunFailed(f"overseer run --parallel {parallel} failed ({why}; whole log: {kept}):\n{text[-3000:]}")
     return Run(wall=wall, startup=startup, own_cpu=last[0], all_cpu=usage.ru_utime + usage.ru_stime)
