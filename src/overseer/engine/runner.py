@@ -121,7 +121,10 @@ def find_unfinished_run(store: Store, workspace: str, plan_path: str, plan_json:
     return None
 
 
-STATUS_POLL_S = 0.5
+# The run's own end wakes the wait at once; this poll only notices what another process does
+# (a cancel) or a run parked for a person, so it can be slow: each look costs queries while
+# agents work.
+STATUS_POLL_S = 1.0
 
 
 def _reopened(store: Store, run_id: str) -> bool:
