@@ -225,3 +225,28 @@ def test_create_refuses_a_foreign_directory_in_the_way(repo: GitWorkspace) -> No
     with pytest.raises(WorkspaceError, match="not a git worktree"):
         create_worktree(repo, RUN, "a", repo.head() or "")
     assert (path / "someone-elses.txt").read_text() == "x\n"
+
+
+def test_worktrees_made_and_removed_side_by_side_all_survive(repo: GitWorkspace) -> None:
+    """64 tasks' worktrees added from 16 threads while others are removed and listed (each add
+    prunes): every add must succeed and leave a usable worktree. Unserialised, git reads a
+    sibling's half-made admin folder ("failed to read .git/worktrees/t7/commondir")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from overseer.workspace.worktrees import create_worktree, list_worktrees, remove_worktree
+
+    base = repo.head()
+
+    def one(i: int) -> str:
+        wt = create_worktree(repo, "race", f"t{i}", base)
+        assert (wt.root / ".git").exists()
+        list_worktrees(repo, "race")
+        if i % 2:
+            assert remove_worktree(repo, "race", f"t{i}")
+        return str(wt.root)
+
+    with ThreadPoolExecutor(16) as pool:
+        made = list(pool.map(one, range(64)))
+    assert len(set(made)) == 64
+    left = [ln for ln in git(repo.root, "worktree", "list").splitlines() if "/worktrees/race/" in ln]
+    assert len(left) == 32

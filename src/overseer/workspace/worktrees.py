@@ -14,11 +14,13 @@ stops the merge before anything is written (WorkspaceError naming it).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +63,30 @@ def worktree_path(ws: GitWorkspace, run_id: str, task_id: str) -> Path:
 # ---- create, list, remove -----------------------------------------------------------------
 
 
+_admin_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _worktree_admin(ws: GitWorkspace) -> Iterator[None]:
+    """One worktree add/prune/remove at a time per repository, across threads and processes
+    (workers): a concurrent `worktree prune` drops a worktree another `add` is still making,
+    and removing the run's emptied folder races a sibling's add into it."""
+    lock_file = ws.root / STATE_DIR / "worktrees.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with _admin_lock, lock_file.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def create_worktree(ws: GitWorkspace, run_id: str, task_id: str, base: str) -> GitWorkspace:
+    with _worktree_admin(ws):
+        return _create_worktree(ws, run_id, task_id, base)
+
+
+def _create_worktree(ws: GitWorkspace, run_id: str, task_id: str, base: str) -> GitWorkspace:
     """The task's worktree, on branch overseer/<run>/<task> made from commit `base`.
 
     Idempotent: an existing worktree is reused exactly as it is (after a crash it may hold the
@@ -91,7 +116,9 @@ def list_worktrees(ws: GitWorkspace, run_id: str) -> dict[str, Path]:
     """task id → path of every worktree of the run that still exists on disk (for resume)."""
     top = (ws.root / WORKTREES_DIR / run_id).resolve()
     found: dict[str, Path] = {}
-    for p in _registered(ws):
+    with _worktree_admin(ws):
+        registered = _registered(ws)
+    for p in registered:
         if p.parent == top and p.is_dir():
             found[p.name] = p
     return dict(sorted(found.items()))
@@ -103,6 +130,11 @@ def remove_worktree(ws: GitWorkspace, run_id: str, task_id: str) -> bool:
     Returns False, changing nothing, while the worktree holds uncommitted work (modified,
     staged, deleted or untracked files; ignored files do not count).
     """
+    with _worktree_admin(ws):
+        return _remove_worktree(ws, run_id, task_id)
+
+
+def _remove_worktree(ws: GitWorkspace, run_id: str, task_id: str) -> bool:
     path = worktree_path(ws, run_id, task_id)
     _git(ws, "worktree", "prune")
     if path.resolve() in _registered(ws):
