@@ -132,8 +132,14 @@ def idle_cpu(tmp: Path, db_url: str | None, agents: int = 8, seconds: int = 10) 
                 sys.exit("idle run: the orchestrator exited while its agents slept")
             share = (c1 - c0) / (w1 - w0) * 100
             threads = sorted(((th1[t] - th0.get(t, 0.0)) / (w1 - w0) * 100 for t in th1), reverse=True)
-            if proc.wait(timeout=300) != 0:
-                sys.exit(f"idle run failed:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                rc: int | None = proc.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                rc = None
+            if rc != 0:
+                why = "still running 300 s after its agents" if rc is None else f"exit {rc}"
+                raise RunFailed(f"idle run failed ({why}; measured {share:.2f}% of one core before):\n"
+                                f"{log.read_text(errors='replace')[-3000:]}")
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -231,7 +237,12 @@ def main() -> None:
                 results.append(f"{backend}: DBOS floor, one-step workflow: {fl_wall * 1000:.2f} ms wall, "
                                f"{fl_cpu * 1000:.2f} ms CPU ({1 / fl_wall:,.0f} workflows/s)")
             if not args.no_idle:
-                share, seen, threads = idle_cpu(tmp, db())
+                try:
+                    share, seen, threads = idle_cpu(tmp, db())
+                except RunFailed as e:
+                    print(f"{backend}: {e}", flush=True)
+                    idle.append(f"{backend}: FAILED (above)")
+                    continue
                 busiest = ", ".join(f"{t:.2f}" for t in threads[:4])
                 idle.append(f"{backend}: {share:.2f}% of one core while {seen} agents sleep (t = 2..9 s); "
                             f"busiest threads {busiest}%{'  -- over the 2% aim' if share > 2 else ''}")
