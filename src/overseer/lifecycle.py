@@ -32,7 +32,8 @@ _T = TaskState
 TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     _T.PENDING: frozenset({_T.READY, _T.CANCELLED}),
     # READY → BLOCKED: a `breakpoint: before` task waits for a human before its first attempt.
-    _T.READY: frozenset({_T.RUNNING, _T.BLOCKED, _T.CANCELLED}),
+    # READY → FAILED: it could not start (its worktree could not be made).
+    _T.READY: frozenset({_T.RUNNING, _T.BLOCKED, _T.FAILED, _T.CANCELLED}),
     _T.RUNNING: frozenset({_T.COMPLETED, _T.RETRYING, _T.BLOCKED, _T.FAILED, _T.CANCELLED}),
     _T.RETRYING: frozenset({_T.RUNNING, _T.CANCELLED, _T.FAILED}),
     _T.BLOCKED: frozenset({_T.READY, _T.FAILED, _T.CANCELLED}),

@@ -334,7 +334,9 @@ def test_task_transitions_and_illegal_ones(store: Store, run_with_tasks: str) ->
     with pytest.raises(IllegalTransition):
         store.set_task_state(r, "a", TaskState.RUNNING)
     assert store.get_task(r, "a").state is TaskState.COMPLETED  # the failed move changed nothing
-    store.set_task_state(r, "b", TaskState.CANCELLED, reason="a failed")
+    store.set_task_state(r, "b", TaskState.READY)
+    store.set_task_state(r, "b", TaskState.FAILED, reason="its worktree could not be made")
+    assert store.get_task(r, "b").state is TaskState.FAILED
     with pytest.raises(StoreError):
         store.set_task_state(r, "zz", TaskState.READY)
 

@@ -6,6 +6,7 @@ is a pure function, so replaying a workflow after a crash retraces the same path
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
@@ -115,8 +116,10 @@ def task_workflow(
     except Exception as exc:
         # A step that failed past its retries ends this task, not the run: without the
         # hand-off below the run would wait for this task forever.
-        steps.fail_task(run_id, task["id"], f"internal error: {type(exc).__name__}: {exc}")
         state = "failed"
+        # The record may refuse (a task already committed); the hand-off below must not.
+        with contextlib.suppress(Exception):
+            steps.fail_task(run_id, task["id"], f"internal error: {type(exc).__name__}: {exc}")
     DBOS.send(parent, {"task": task["id"], "state": state}, topic=TASK_DONE)
     return state
 
