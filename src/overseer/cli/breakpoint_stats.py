@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 from rich.table import Table
 
 from overseer.cli.output import out
-from overseer.cli.run_cmd import _locate
+from overseer.cli.stats_cmd import selected_runs, show
 from overseer.engine.breakpoint_stats import load_breakpoint_stats
-from overseer.errors import OverseerError
 
 COLUMNS = ("triggered", "resolved", "auto_resolved", "open", "approved", "rejected", "answered")
 
 
 def breakpoint_stats_command(run: str | None, all_runs: bool, as_json: bool) -> None:
-    if run and all_runs:
-        raise OverseerError("give a RUN or --all, not both", hint="overseer stats breakpoints --all")
-    run_id, repo, store, _settings = _locate(run)
-    run_ids = [r.id for r in reversed(store.list_runs(str(repo)))] if all_runs else [run_id]
-    st = load_breakpoint_stats(store, run_ids)
-    if as_json:
-        sys.stdout.write(json.dumps(st, indent=2) + "\n")
-        return
-    _print(st)
+    store, run_ids = selected_runs(run, all_runs, "overseer stats breakpoints --all")
+    show(load_breakpoint_stats(store, run_ids), as_json, _print)
 
 
 def _duration(s: float | None) -> str:

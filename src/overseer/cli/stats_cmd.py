@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -13,6 +14,7 @@ from overseer.cli.output import out
 from overseer.cli.run_cmd import _locate
 from overseer.engine.outcomes import compute_stats
 from overseer.errors import OverseerError
+from overseer.store import Store
 
 
 def stats(
@@ -36,15 +38,23 @@ def stats(
         return breakpoint_stats_command(bp_run, all_runs, as_json)
     if bp_run is not None:
         raise OverseerError(f"unexpected argument {bp_run!r}", hint="overseer stats [RUN|--all]")
+    store, run_ids = selected_runs(run, all_runs, "overseer stats --all")
+    show(compute_stats(store, run_ids), as_json, _print)
+
+
+def selected_runs(run: str | None, all_runs: bool, hint: str) -> tuple[Store, list[str]]:
+    """RUN (default: the latest run), or with --all every run of the repository, oldest first."""
     if run and all_runs:
-        raise OverseerError("give a RUN or --all, not both", hint="overseer stats --all")
+        raise OverseerError("give a RUN or --all, not both", hint=hint)
     run_id, repo, store, _settings = _locate(run)
-    run_ids = [r.id for r in reversed(store.list_runs(str(repo)))] if all_runs else [run_id]
-    st = compute_stats(store, run_ids)
+    return store, [r.id for r in reversed(store.list_runs(str(repo)))] if all_runs else [run_id]
+
+
+def show(st: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], None]) -> None:
     if as_json:
         sys.stdout.write(json.dumps(st, indent=2) + "\n")
-        return
-    _print(st)
+    else:
+        table(st)
 
 
 def _share(x: float | None) -> str:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbos import DBOSClient
-
 from overseer.agents.process import kill_leftovers
 from overseer.engine.generations import generation, run_workflow_id, task_workflow_id
-from overseer.engine.runtime import system_database_url
+from overseer.engine.runtime import client
 from overseer.lifecycle import TERMINAL_TASK_STATES, RunState, TaskState
 from overseer.store import Store
 
@@ -16,15 +14,12 @@ from overseer.store import Store
 def cancel_run(store: Store, store_url: str, repo: Path, run_id: str, reason: str) -> list[str]:
     """Cancel every unfinished task of the run; return their ids."""
     tasks = store.list_tasks(run_id)
-    client = DBOSClient(system_database_url=system_database_url(store_url, repo))
-    try:
+    with client(store_url, repo) as c:
         # Workflows first, so no new step starts while the agents are being killed.
         g = generation(store, run_id)
-        client.cancel_workflow(run_workflow_id(run_id, g), cancel_children=True)
+        c.cancel_workflow(run_workflow_id(run_id, g), cancel_children=True)
         for t in tasks:
-            client.cancel_workflow(task_workflow_id(run_id, g, t.task_id))
-    finally:
-        client.destroy()
+            c.cancel_workflow(task_workflow_id(run_id, g, t.task_id))
     for attempt_id, _pgid in store.open_attempts_with_pgid(run_id):
         kill_leftovers(attempt_id)
     cancelled = []

@@ -6,15 +6,13 @@ import getpass
 import socket
 from pathlib import Path
 
-from dbos import DBOSClient
-
 from overseer.engine.generations import generation, run_workflow_id, task_workflow_id
-from overseer.engine.runtime import system_database_url
+from overseer.engine.runtime import client
 from overseer.engine.steps import breakpoint_topic
 from overseer.engine.workflows import TASK_DONE
 from overseer.errors import OverseerError
-from overseer.lifecycle import RunState
 from overseer.store import BreakpointRecord, Store
+from overseer.store.store import TERMINAL_RUN_STATES
 
 RESOLUTION_STATE = {"approve": "approved", "reject": "rejected", "answer": "answered"}
 
@@ -44,17 +42,14 @@ def resolve(
         raise OverseerError(f"breakpoint {bp.id} belongs to no task", hint="nothing waits on it")
     by = by or who()
     rec = store.resolve_breakpoint(bp.id, state, note=note, resolved_by=by)
-    client = DBOSClient(system_database_url=system_database_url(store_url, repo))
-    try:
+    with client(store_url, repo) as c:
         # The idempotency key makes a repeated command deliver the answer once.
-        client.send(
+        c.send(
             task_workflow_id(bp.run_id, generation(store, bp.run_id), bp.task_id),
             {"action": action, "note": note, "by": by},
             topic=breakpoint_topic(bp.id),
             idempotency_key=f"{bp.id}:{state}",
         )
-    finally:
-        client.destroy()
     return rec
 
 
@@ -63,13 +58,10 @@ def pause_run(store: Store, store_url: str, repo: Path, run_id: str, paused: boo
     run = store.get_run(run_id)
     if run is None:
         raise OverseerError(f"no run {run_id!r}", hint="`overseer status` lists runs")
-    if run.state in (RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED):
+    if run.state in TERMINAL_RUN_STATES:
         raise OverseerError(f"run {run_id} is {run.state.value}", hint="only an unfinished run can be paused")
     store.set_run_paused(run_id, paused)
-    client = DBOSClient(system_database_url=system_database_url(store_url, repo))
-    try:
+    with client(store_url, repo) as c:
         # The run workflow reads it between task hand-offs; it is durable, so a paused run
         # stays paused across a crash and `overseer resume`.
-        client.send(run_workflow_id(run_id, generation(store, run_id)), {"pause": paused}, topic=TASK_DONE)
-    finally:
-        client.destroy()
+        c.send(run_workflow_id(run_id, generation(store, run_id)), {"pause": paused}, topic=TASK_DONE)

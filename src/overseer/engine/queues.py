@@ -42,16 +42,13 @@ def task_queue(run_id: str) -> Queue:
     return q
 
 
-def register_runs_queue() -> None:
-    DBOS.register_queue(RUNS_QUEUE, polling_interval_sec=POLL_S, on_conflict="never_update")
+def register_runs_queue() -> Queue:
+    return DBOS.register_queue(RUNS_QUEUE, polling_interval_sec=POLL_S, on_conflict="never_update")
 
 
 def enqueue_run(workflow_id: str, run_id: str, generation: int) -> None:
     """Put a run on the runs queue (DBOS launched, listening to no queue of its own)."""
     from overseer.engine.workflows import run_workflow
 
-    register_runs_queue()
-    q = DBOS.retrieve_queue(RUNS_QUEUE)
-    assert q is not None
     with SetWorkflowID(workflow_id):
-        q.enqueue(run_workflow, run_id, generation)
+        register_runs_queue().enqueue(run_workflow, run_id, generation)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from dbos import DBOS, DBOSConfig
+from dbos import DBOS, DBOSClient, DBOSConfig
 
 # Pinned, not DBOS's default source hash: a changed hash would leave interrupted runs of an
 # older overseer un-recovered. Bump it only when workflow code changes incompatibly.
@@ -19,6 +20,17 @@ def system_database_url(store_url: str, repo: Path) -> str:
         return f"sqlite:///{(repo / '.overseer' / 'dbos.sqlite').resolve()}"
     # On PostgreSQL DBOS keeps its tables in its own schema of the same database.
     return store_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@contextmanager
+def client(store_url: str, repo: Path) -> Iterator[DBOSClient]:
+    """A client of the run's workflows for a process that does not launch DBOS (approve,
+    pause, cancel from another terminal)."""
+    c = DBOSClient(system_database_url=system_database_url(store_url, repo))
+    try:
+        yield c
+    finally:
+        c.destroy()
 
 
 def launch(sys_db_url: str, executor_id: str, queues: Sequence[str] | None = ()) -> None:
