@@ -106,7 +106,7 @@ def prepare_run(
         branch=ws.branch(),
     )
     store.add_tasks(run_id, resolved)
-    if is_postgres(settings.database_url_for(ws.root)):
+    if store.dialect == "postgresql":
         store.set_run_dispatch(run_id, "queue")
     return Prepared(run_id=run_id, repo=ws.root, store=store, plan=plan)
 
@@ -237,21 +237,19 @@ def _execute(
         set_context(None)
 
 
-def is_postgres(store_url: str) -> bool:
-    return store_url.startswith("postgresql")
-
-
 def enqueue(run_id: str, repo: Path, store: Store, settings: Settings) -> None:
     """Hand a run to the `overseer worker` processes (PostgreSQL only) and return at once."""
     store_url = settings.database_url_for(repo)
-    if not is_postgres(store_url):
+    if not runtime.is_postgres(store_url):
         raise OverseerError(
             "only a PostgreSQL database can hand a run to workers",
             hint="set database.url to postgresql+psycopg://…, or run without --no-wait",
         )
     g = generation(store, run_id)
     # Launching DBOS (rather than a bare client) also creates its tables on a new database.
-    runtime.launch(runtime.system_database_url(store_url, repo), executor_id=run_id, queues=[])
+    # Not the run's own executor id: launching under it would recover (and at once abandon)
+    # whatever an earlier `overseer run` of this run left unfinished.
+    runtime.launch(runtime.system_database_url(store_url, repo), executor_id=f"enqueue-{run_id}", queues=[])
     try:
         queues.enqueue_run(run_workflow_id(run_id, g), run_id, g)
     finally:

@@ -15,6 +15,10 @@ APPLICATION_VERSION = "overseer-1"
 APPLICATION_NAME = "overseer"
 
 
+def is_postgres(store_url: str) -> bool:
+    return store_url.startswith("postgresql")
+
+
 def system_database_url(store_url: str, repo: Path) -> str:
     if store_url.startswith("sqlite"):
         return f"sqlite:///{(repo / '.overseer' / 'dbos.sqlite').resolve()}"

@@ -68,6 +68,7 @@ def load_run(run_id: str) -> dict[str, Any]:
         "mode": (run.config_json or {}).get("run", {}).get("mode", "autopilot"),
         "dispatch": run.dispatch,
         "worker_slots": (run.config_json or {}).get("run", {}).get("worker_slots"),
+        "retry_limit": ((run.config_json or {}).get("retries") or {}).get("max_decision_retries_per_run"),
         "tasks": [{**plan_tasks[t.task_id], "attempt_offset": t.attempts} for t in tasks],
         "states": {t.task_id: t.state for t in tasks},
         # Priority boosts as recorded when the run started, so a replay orders tasks the same way.
@@ -276,17 +277,11 @@ RETRY_ACTIONS = ("retry", "clarify", "rollback")
 
 
 @DBOS.step(name="overseer.run_retries_left")
-def run_retries_left(run_id: str, task_id: str) -> bool:
-    """False (and the task failed) once the run's decision retries pass
-    `retries.max_decision_retries_per_run`: a plan that keeps failing stops spending."""
+def run_retries_left(run_id: str, task_id: str, limit: int) -> bool:
+    """False (and the task failed) once the run's decision retries pass `limit`
+    (`retries.max_decision_retries_per_run`): a plan that keeps failing stops spending."""
     ctx = current()
-    run = ctx.store.get_run(run_id)
-    assert run is not None
-    limit = ((run.config_json or {}).get("retries") or {}).get("max_decision_retries_per_run")
-    if limit is None:
-        return True
-    used = ctx.store.count_decisions(run_id, RETRY_ACTIONS)
-    if used <= int(limit):
+    if ctx.store.count_decisions(run_id, RETRY_ACTIONS) <= limit:
         return True
     _set_state(run_id, task_id, TaskState.FAILED,
                f"the run used its {limit} decision retries (retries.max_decision_retries_per_run)")

@@ -19,7 +19,6 @@ from overseer.agents.process import kill_all_live_groups
 from overseer.config import Settings
 from overseer.engine import queues, runtime
 from overseer.engine.context import EngineContext, set_context
-from overseer.engine.runner import is_postgres
 from overseer.errors import OverseerError
 from overseer.store import Store
 
@@ -63,7 +62,7 @@ def claim_worker_id(requested: str | None) -> tuple[str, IO[str]]:
 def serve(settings: Settings, repo: Path, worker_id: str, stop: threading.Event) -> None:
     """Take work from every overseer queue until `stop` is set."""
     store_url = settings.database_url_for(repo)
-    if not is_postgres(store_url):
+    if not runtime.is_postgres(store_url):
         raise OverseerError(
             "`overseer worker` needs a shared PostgreSQL database; this repository uses SQLite",
             hint="set database.url to postgresql+psycopg://USER@127.0.0.1/DB in overseer.yaml "

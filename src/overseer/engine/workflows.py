@@ -78,7 +78,8 @@ def run_workflow(run_id: str, generation: int = 0) -> dict[str, Any]:
             with SetWorkflowID(task_workflow_id(run_id, generation, t["id"])):
                 # Tasks that may run side by side each get a worktree of their own.
                 spec_t = {**by_id[t["id"]], "worktree": parallel > 1, "parent": me,
-                          "thresholds": spec["thresholds"], "mode": spec.get("mode", "autopilot")}
+                          "thresholds": spec["thresholds"], "mode": spec.get("mode", "autopilot"),
+                          "retry_limit": spec.get("retry_limit")}
                 if queued:
                     queues.task_queue(run_id).enqueue(task_workflow, run_id, spec_t, me, baseline)
                 else:
@@ -296,7 +297,8 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
             return _merge(run_id, task) if task.get("worktree") else "completed"
         if action == "abort":
             return "failed"
-        if not last and not steps.run_retries_left(run_id, task["id"]):
+        limit = task.get("retry_limit")
+        if not last and limit is not None and not steps.run_retries_left(run_id, task["id"], int(limit)):
             return "failed"
         if action == "rollback":
             # Same failure again and again: start over from the task's starting point, with a
