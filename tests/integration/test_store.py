@@ -554,6 +554,36 @@ def test_breakpoints(store: Store, run_with_tasks: str) -> None:
     assert (answered.id, answered.state, answered.resolution) == ("bp-other1", "answered", "int")
 
 
+def test_park_task_opens_blocks_and_waits_in_one_step(store: Store, run_with_tasks: str) -> None:
+    r = run_with_tasks
+    to_running(store, r, "a")
+    a = _start(store, r, "a", 1)
+    assert store.park_task(r, "a", "after_task", "approve?", attempt_id=a, breakpoint_id="bp-park1",
+                           reason="waiting at bp-park1")
+    st = store.status(r)
+    assert st["state"] == "waiting"
+    assert [(t["id"], t["state"]) for t in st["tasks"] if t["id"] == "a"] == [("a", "blocked")]
+    assert [(b["id"], b["state"]) for b in st["breakpoints"]] == [("bp-park1", "open")]
+    assert store.get_task(r, "a").state_reason == "waiting at bp-park1"
+    # Repeated after a crash: the same breakpoint, nothing added.
+    assert store.park_task(r, "a", "after_task", "approve?", attempt_id=a, breakpoint_id="bp-park1",
+                           reason="waiting at bp-park1")
+    assert len(store.list_breakpoints(r)) == 1
+    # A task `overseer cancel` reached first keeps its state; the breakpoint is still recorded.
+    to_running(store, r, "b")
+    store.set_task_state(r, "b", TaskState.CANCELLED)
+    assert not store.park_task(r, "b", "before_task", "b?", attempt_id=None, breakpoint_id="bp-park2",
+                               reason="x")
+    assert store.get_task(r, "b").state == TaskState.CANCELLED
+    # A task that cannot be blocked (already completed) refuses, and nothing of it is written.
+    store.resolve_breakpoint("bp-park1", "approved")
+    to_running(store, r, "a")
+    store.set_task_state(r, "a", TaskState.COMPLETED)
+    with pytest.raises(IllegalTransition):
+        store.park_task(r, "a", "after_task", "again", attempt_id=a, breakpoint_id="bp-park3", reason="y")
+    assert [b.id for b in store.list_breakpoints(r)] == ["bp-park1", "bp-park2"]
+
+
 def test_checkpoints_file_changes_artifacts(store: Store, run_with_tasks: str) -> None:
     r = run_with_tasks
     a = _start(store, r, "a", 1)

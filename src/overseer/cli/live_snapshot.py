@@ -95,6 +95,12 @@ class SnapshotReader:
         self._gates: dict[str, list[GateResult]] = {}
 
     def read(self, now: datetime) -> Snapshot:
+        # Open breakpoints first: a task is parked in the same write that opens its breakpoint,
+        # so everything read after them shows that task blocked and the run waiting.
+        bps = tuple(
+            OpenBreakpoint(b.id, b.task_id, b.kind, self.scrubber.text(b.message))
+            for b in self.store.list_breakpoints(self.run_id, state="open")
+        )
         run = self.store.get_run(self.run_id)
         if run is None:
             raise LookupError(self.run_id)
@@ -123,10 +129,6 @@ class SnapshotReader:
                       key=lambda a: (a.finished_at, a.id), reverse=True)[:GATE_TASKS_SHOWN]
         gates = [GateLine(a.task_id, a.n, g.passed, self.scrubber.text(gate_summary(g)))
                  for a in done for g in self._gate_results(a.id)]
-        bps = tuple(
-            OpenBreakpoint(b.id, b.task_id, b.kind, self.scrubber.text(b.message))
-            for b in self.store.list_breakpoints(self.run_id, state="open")
-        )
         end = run.finished_at or now
         return Snapshot(
             run_id=run.id, name=run.name, state=str(run.state), paused=run.paused,

@@ -379,12 +379,11 @@ def breakpoint_topic(bp_id: str) -> str:
 def open_breakpoint(run_id: str, task_id: str, n: int, kind: str, message: str, key: str = "") -> str:
     ctx = current()
     bp = breakpoint_id(run_id, task_id, n, f"{kind}#{key}" if key else kind)
-    ctx.store.open_breakpoint(
-        run_id, kind, message, task_id=task_id,
-        attempt_id=attempt_id(run_id, task_id, n) if n else None, severity="human", breakpoint_id=bp,
-    )
-    _set_state(run_id, task_id, TaskState.BLOCKED, f"waiting for a human at {bp} ({kind})")
-    ctx.store.set_run_state(run_id, RunState.WAITING)
+    reason = f"waiting for a human at {bp} ({kind})"
+    if ctx.store.park_task(run_id, task_id, kind, message, breakpoint_id=bp, reason=reason,
+                           attempt_id=attempt_id(run_id, task_id, n) if n else None):
+        publish(Event(type="task_state", run_id=run_id, task_id=task_id,
+                      data={"state": TaskState.BLOCKED.value, "reason": reason}))
     publish(Event(type="breakpoint", run_id=run_id, task_id=task_id, attempt=n or None,
                   data={"id": bp, "kind": kind, "message": message}))
     return bp

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from overseer.errors import StoreError
 from overseer.gates.result import GateResult, TestCounts
+from overseer.lifecycle import RunState, TaskState, check_task_transition
 from overseer.store import models as m
 from overseer.store.base import StoreBase
 from overseer.store.models import utcnow
@@ -200,14 +201,41 @@ class AuditMixin(StoreBase):
                 if found is not None:
                     return found
             bp_id = breakpoint_id or f"bp-{uuid.uuid4().hex[:8]}"
-            stmt = self._insert(m.Breakpoint).values(
-                id=bp_id, run_id=run_id, task_id=task_id, attempt_id=attempt_id, kind=kind,
-                message=message, severity=severity, state="open", created_at=utcnow(),
-            )
-            s.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+            self._insert_breakpoint(s, bp_id, run_id, kind, message, task_id, attempt_id, severity)
             return bp_id
 
         return self._write(tx)
+
+    def park_task(
+        self, run_id: str, task_id: str, kind: str, message: str, *, attempt_id: str | None,
+        breakpoint_id: str, reason: str,
+    ) -> bool:
+        """Open a human breakpoint on the task, block the task and set the run waiting, in one
+        transaction, so no reader sees the breakpoint beside a task still running. Idempotent
+        on breakpoint_id. A cancelled task stays cancelled (and False is returned)."""
+
+        def tx(s: Session) -> bool:
+            run = self._lock_run(s, run_id)  # lock order: run, then task
+            task = self._lock_task(s, run_id, task_id)
+            self._insert_breakpoint(s, breakpoint_id, run_id, kind, message, task_id, attempt_id, "human")
+            if task.state == TaskState.CANCELLED.value:
+                return False
+            check_task_transition(task_id, TaskState(task.state), TaskState.BLOCKED)
+            task.state, task.state_reason = TaskState.BLOCKED.value, reason
+            run.state, run.finished_at = RunState.WAITING.value, None
+            return True
+
+        return self._write(tx)
+
+    def _insert_breakpoint(
+        self, s: Session, bp_id: str, run_id: str, kind: str, message: str, task_id: str | None,
+        attempt_id: str | None, severity: str,
+    ) -> None:
+        stmt = self._insert(m.Breakpoint).values(
+            id=bp_id, run_id=run_id, task_id=task_id, attempt_id=attempt_id, kind=kind,
+            message=message, severity=severity, state="open", created_at=utcnow(),
+        )
+        s.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
     def resolve_breakpoint(
         self, breakpoint_id: str, state: str, *, note: str | None = None,
