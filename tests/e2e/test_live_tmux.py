@@ -202,3 +202,21 @@ def test_ctrl_c_interrupts_the_run_as_without_the_view(tmux, live_repo, tmp_path
     # The run's own process was interrupted too (it says so in its log), not left running.
     log = repo / ".overseer" / "runs" / run_id / "run.log"
     assert f"interrupted; continue with: overseer resume {run_id}" in log.read_text()
+
+
+def test_approving_a_parked_run_in_watch_carries_it_on(tmux, live_repo, tmp_path):
+    # Parked by `--no-wait`, no process executes the run: the key that answers also resumes it.
+    repo, _log, env = live_repo
+    parked = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=DEADLINE_S)
+    assert parked.returncode == 3, parked.stdout + parked.stderr
+    run_id = _status(repo, env)["run_id"]
+    tmux.start("run", _script(tmp_path, "watch", env, "watch", run_id), repo)
+    tmux.wait_for("run", r"overseer approve bp-", "the parked breakpoint")
+
+    tmux.keys("run", "a")
+    tmux.wait_for("run", r"was started", "the background resume's notice")
+    tmux.wait_for("run", r"EXIT=\d+", "watch's exit when the run finishes")
+    assert "EXIT=0" in tmux.screen("run"), tmux.screen("run")
+    st = _status(repo, env)
+    assert st["state"] == "completed" and [b["state"] for b in st["breakpoints"]] == ["approved"]

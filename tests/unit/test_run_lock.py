@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from overseer.engine.run_lock import executing, lock_path
+from overseer.engine.run_lock import executing, executor_pid, lock_path
 from overseer.errors import OverseerError
 
 
@@ -38,5 +38,16 @@ def test_a_holder_killed_by_sigkill_leaves_no_stale_lock(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert lock_path(tmp_path, "r1").exists()
+    assert executor_pid(tmp_path, "r1") is None
     with executing(tmp_path, "r1"):
+        pass
+
+
+def test_executor_pid_names_the_live_holder_only(tmp_path):
+    assert executor_pid(tmp_path, "r1") is None  # never executed: no lock file at all
+    with executing(tmp_path, "r1"):
+        assert executor_pid(tmp_path, "r1") == os.getpid()
+        assert executor_pid(tmp_path, "r2") is None
+    assert executor_pid(tmp_path, "r1") is None
+    with executing(tmp_path, "r1"):  # asking took no lock that would refuse the next holder
         pass

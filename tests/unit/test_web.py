@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from overseer.agents.base import AgentEvent
+from overseer.engine.continuation import after_answer
 from overseer.engine.humans import RESOLUTION_STATE
 from overseer.errors import OverseerError
 from overseer.lifecycle import RunState, TaskState
@@ -92,7 +93,9 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def client(store: Store, repo: Path, recorder: Recorder) -> Iterator[TestClient]:
-    app = create_app(store, "sqlite:///unused", repo, TOKEN, poll_s=0.02, resolver=recorder)
+    # The real answer to "who carries the run on", but never starting a process from a unit test.
+    app = create_app(store, "sqlite:///unused", repo, TOKEN, poll_s=0.02, resolver=recorder,
+                     continuer=lambda run_id, _start: after_answer(store, repo, run_id, start=False))
     with TestClient(app, base_url="http://127.0.0.1:8765") as c:
         yield c
 
@@ -323,7 +326,8 @@ def test_approve_resolves_and_redirects_to_the_run(
     assert by is not None and by.endswith("(web)")
     assert store.get_breakpoint(bp).state == "approved"
     page = browser.get(res.headers["location"])
-    assert "overseer resume " + RUN in page.text and f'data-breakpoint="{bp}"' in page.text
+    assert "no process is executing run" in page.text and f'data-breakpoint="{bp}"' in page.text
+    assert "overseer resume " + RUN in page.text
     assert "Nothing is waiting for you." in page.text
 
 

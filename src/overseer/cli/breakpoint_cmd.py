@@ -9,15 +9,15 @@ from overseer.cli.run_cmd import _locate
 
 
 def _resolve(breakpoint: str, action: str, note: str | None) -> None:
+    from overseer.engine.continuation import after_answer
     from overseer.engine.humans import resolve
 
     run_id, repo, store, settings = _locate(None)
     rec = resolve(store, settings.database_url_for(repo), repo, breakpoint, action, note)
     out.print(f"{rec.id}: {rec.state} (task {rec.task_id}, run {rec.run_id})", markup=False)
-    out.print(
-        f"the task continues now if `overseer run` is attached; otherwise: overseer resume {rec.run_id}",
-        markup=False,
-    )
+    # Never started from here: `overseer resume` after an answer is the documented next step,
+    # and would be refused if an answer had started one already.
+    out.print(after_answer(store, repo, rec.run_id, start=False).message, markup=False)
 
 
 def approve(

@@ -27,6 +27,7 @@ from overseer.cli.live_render import render
 from overseer.cli.live_snapshot import Snapshot, SnapshotReader
 from overseer.cli.output import err, out
 from overseer.config import Settings
+from overseer.engine.run_lock import log_path
 from overseer.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -62,12 +63,16 @@ def usable_terminal() -> bool:
 
 def carry_out(target: Target, cmd: Command) -> str:
     """Do what a key asked; the returned line says what happened (or why not)."""
+    from overseer.engine.continuation import after_answer
     from overseer.engine.humans import pause_run, resolve
 
     try:
         if cmd.kind == "resolve":
             rec = resolve(target.store, target.store_url, target.repo, cmd.breakpoint, cmd.action, cmd.note)
-            return f"{rec.id}: {rec.state} (task {rec.task_id})"
+            went = after_answer(target.store, target.repo, rec.run_id, start=True)
+            done = f"{rec.id}: {rec.state} (task {rec.task_id})"
+            # Under `overseer run` its own child executes the run: nothing more to say.
+            return done if went.how == "executing" else f"{done}; {went.message}"
         if cmd.kind == "pause":
             pause_run(target.store, target.store_url, target.repo, target.run_id, cmd.paused)
             return "paused: running tasks finish, no new task starts" if cmd.paused else "continuing"
@@ -110,10 +115,6 @@ def view(target: Target, console: Console, child: subprocess.Popen[bytes] | None
                 live.update(render(snap, f"{cmd.action or 'pause'}…", max_tasks), refresh=True)
                 state = KeyState(message=carry_out(target, cmd))
                 break
-
-
-def log_path(repo: Path, run_id: str) -> Path:
-    return repo / ".overseer" / "runs" / run_id / "run.log"
 
 
 def start_child(run_id: str, repo: Path, settings_json: str, verbose: bool, no_wait: bool) -> subprocess.Popen[bytes]:

@@ -23,6 +23,31 @@ def lock_path(repo: Path, run_id: str) -> Path:
     return repo / ".overseer" / "runs" / run_id / "executor.lock"
 
 
+def log_path(repo: Path, run_id: str) -> Path:
+    """Where a run executed in the background (by the live view or the web view) writes."""
+    return repo / ".overseer" / "runs" / run_id / "run.log"
+
+
+def executor_pid(repo: Path, run_id: str) -> int | None:
+    """The pid of the live process executing the run on this machine, or None if none is.
+    A shared lock is refused exactly while `executing` holds the exclusive one."""
+    path = lock_path(repo, run_id)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(holder) if holder.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def executing(repo: Path, run_id: str) -> Iterator[None]:
     """Hold the run's lock while the block runs; refuse if another live process holds it."""

@@ -2,7 +2,9 @@
 
 Every request must show the token (web/auth.py); pages are rendered on the server; a run page
 follows its run over server-sent events (web/live.py); an approve / reject / answer is a POST
-that goes through the same `engine.humans.resolve` as `overseer approve`."""
+that goes through the same `engine.humans.resolve` as `overseer approve`, after which a run
+that no process executes is resumed in the background (engine/continuation.py): the person at
+the browser has no terminal to type `overseer resume` in."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from overseer.engine.continuation import Continuation, after_answer
 from overseer.engine.humans import resolve as resolve_breakpoint
 from overseer.engine.humans import who
 from overseer.errors import OverseerError
@@ -36,7 +39,9 @@ MAX_FORM_BYTES = 64 * 1024
 ACTIVITY_KEPT = 500  # lines a run page keeps as live updates add more
 ACTIONS = ("approve", "reject", "answer")
 
+NOTICES_KEPT = 100
 Resolver = Callable[..., BreakpointRecord]
+Continuer = Callable[[str, bool], Continuation]
 
 
 class WebError(Exception):
@@ -127,13 +132,18 @@ def error_response(request: Request, repo: str, exc: WebError) -> Response:
 
 def create_app(
     store: Store, store_url: str, repo: Path, token: str, *, poll_s: float = POLL_S,
-    resolver: Resolver | None = None,
+    resolver: Resolver | None = None, continuer: Continuer | None = None,
 ) -> FastAPI:
     """The web view of the runs of the repository `repo`, whose state is `store` at
-    `store_url`. `resolver` answers breakpoints (tests replace the one that wakes DBOS)."""
+    `store_url`. `resolver` answers breakpoints (tests replace the one that wakes DBOS);
+    `continuer(run_id, start)` carries a run on after an answer (tests keep it from starting
+    processes)."""
     workspace = str(repo)
     csrf = auth.csrf_value(token)
     resolve = resolver or resolve_breakpoint
+    carry_on = continuer or (lambda run_id, start: after_answer(store, repo, run_id, start=start))
+    # What happened after each answer given here, for the page the answer redirects to.
+    notices: dict[str, str] = {}
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(WebError)
@@ -168,8 +178,11 @@ def create_app(
         update = first_update(run_id)
         view = update.view
         notice = next((b for b in view["resolved"] if b["id"] == done), None)
+        continuation = None
+        if notice is not None:
+            continuation = notices.get(notice["id"]) or carry_on(run_id, False).message
         return page(request, "run.html.j2", view=view, activity=update.activity, csrf=csrf,
-                    notice=notice, max_lines=ACTIVITY_KEPT)
+                    notice=notice, continuation=continuation, max_lines=ACTIVITY_KEPT)
 
     @app.get("/api/runs/{run_id}")
     def run_json(run_id: str) -> dict[str, Any]:
@@ -216,6 +229,10 @@ def create_app(
             )
         except OverseerError as exc:
             raise WebError(409, exc.message, exc.hint) from exc
+        went = await run_in_threadpool(carry_on, run_id, True)
+        if len(notices) >= NOTICES_KEPT:
+            notices.pop(next(iter(notices)))
+        notices[rec.id] = went.message
         return RedirectResponse(f"/runs/{quote(run_id)}?done={quote(rec.id)}", 303)
 
     app.add_middleware(Guard, token=token)

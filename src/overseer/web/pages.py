@@ -8,8 +8,6 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-RESUME_HINT = "the task continues now if `overseer run` is attached to the run; otherwise: "
-
 
 @cache
 def _env() -> Environment:
@@ -20,7 +18,6 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["usd"] = lambda v: "-" if v is None else f"${v:.4f}"
-    env.globals["resume_hint"] = RESUME_HINT
     return env
 
 
