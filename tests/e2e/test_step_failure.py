@@ -27,3 +27,29 @@ tasks:
     assert {t["id"]: t["state"] for t in st["tasks"]} == {"one": "failed", "two": "cancelled", "three": "failed"}
     report = json.dumps(json.loads(run_overseer("export", "--format", "json", cwd=repo).stdout))
     assert "internal error: InjectedFault: injected fault at after_agent" in report
+
+
+def test_a_configuration_problem_fails_the_task_with_its_fix_not_as_a_bug(make_repo, run_overseer):
+    # An SSH key file that is not there: no retry would help, and it is not overseer's bug.
+    repo = make_repo({"a.txt": "a\n"})
+    (repo / "plan.yaml").write_text(
+        """\
+version: 1
+name: sshconf
+agents:
+  remote:
+    type: shell
+    command: "echo x >> x.txt"
+    transport: {ssh: {host: 127.0.0.1, port: 1, workdir: /tmp, key: /nonexistent/id_ed25519}}
+tasks:
+  - {id: one, prompt: write x, agent: remote}
+"""
+    )
+    res = run_overseer("run", "plan.yaml", cwd=repo, timeout=180)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    st = json.loads(run_overseer("status", "--json", cwd=repo).stdout)
+    assert [t["state"] for t in st["tasks"]] == ["failed"]
+    report = json.dumps(json.loads(run_overseer("export", "--format", "json", cwd=repo).stdout))
+    assert "ssh key file not found: /nonexistent/id_ed25519 (fix: set `key:`" in report
+    assert "internal error" not in report

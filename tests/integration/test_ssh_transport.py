@@ -18,7 +18,8 @@ from sshd_server import SshServer
 from overseer.agents.base import AgentEvent, RunContext
 from overseer.agents.process import ATTEMPT_ENV
 from overseer.agents.shell import ShellAgent, ShellAgentConfig
-from overseer.agents.ssh import SshTransport, check, check_error
+from overseer.agents.ssh import UNREACHABLE, SshTransport, check, check_error
+from overseer.engine.infra_retry import is_infrastructure_failure
 from overseer.errors import OverseerError
 
 pytestmark = pytest.mark.real
@@ -292,8 +293,22 @@ def test_auth_failure_refused_port_and_missing_workdir(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    err = _error({"port": closed_port}, sshd, remote_wd)
-    assert err.message == f"cannot connect to 127.0.0.1:{closed_port}: connection refused"
+    # Nobody listening is not a configuration error: the attempt fails as an infrastructure
+    # failure (the engine retries it with backoff), saying why; doctor still reports it.
+    events: list[AgentEvent] = []
+    local = tmp_path / "local"
+    local.mkdir()
+    unreachable = ShellAgent(ShellAgentConfig.model_validate({
+        "type": "shell", "command": "touch never",
+        "transport": {"ssh": {**sshd.spec(remote_wd).model_dump(), "port": closed_port}},
+    }))
+    result = unreachable.run(_ctx(local, events))
+    refused = f"cannot connect to 127.0.0.1:{closed_port}: connection refused"
+    assert result.status == "failed" and f"{UNREACHABLE}: {refused}" in result.final_message
+    assert is_infrastructure_failure(result) == f"the agent's SSH host could not be reached ({refused})"
+    assert [e.data.get("text") for e in events if e.kind == "text"] == [f"{UNREACHABLE}: {refused}"]
+    assert not (remote_wd / "never").exists()
+    assert check(sshd.spec(remote_wd).model_copy(update={"port": closed_port})) == refused
 
     err = _error({"workdir": str(tmp_path / "no-such-dir")}, sshd, remote_wd)
     assert "remote workdir" in err.message and "cannot be entered" in err.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from overseer.agents.base import AgentResult
-from overseer.agents.ssh import LOST
+from overseer.agents.ssh import LOST, UNREACHABLE
 from overseer.config import RetriesSettings
 from overseer.engine.infra_retry import (
     infra_retry_delay,
@@ -54,6 +54,10 @@ def r(status: str = "failed", *, error: str | None = None, exit_code: int | None
         # the ssh transport lost its connection
         (r(error="command exited with None", exit_code=None, final=f"working\n{LOST}"),
          "the SSH connection to the agent's host was lost"),
+        # ... or could not reach the host at all
+        (r(error="command exited with None", exit_code=None,
+           final=f"{UNREACHABLE}: cannot connect to h:22: connection refused"),
+         "the agent's SSH host could not be reached (cannot connect to h:22: connection refused)"),
     ],
 )
 def test_is_infrastructure_failure(result, expected):

@@ -42,12 +42,13 @@ from typing import Any, TypeVar
 import asyncssh
 
 from overseer.agents.process import ATTEMPT_ENV, ProcessOutcome
-from overseer.agents.ssh_errors import connect_error
+from overseer.agents.ssh_errors import connect_error, is_transient
 from overseer.agents.transport import SshSpec
 from overseer.errors import OverseerError
 
 PGID_MARK = "@@overseer-pgid "
 LOST = "overseer: the ssh connection ended without the command's exit status"
+UNREACHABLE = "overseer: the ssh host could not be reached"
 CONNECT_TIMEOUT = 15.0
 # Exit code of the setup channel when the remote workdir cannot be entered.
 NO_WORKDIR = 97
@@ -244,7 +245,18 @@ class SshTransport:
         last_output = time.monotonic()
         pgid: int | None = None
 
-        async with await connect(self.spec) as conn:
+        try:
+            opened = await connect(self.spec)
+        except OverseerError as exc:
+            if not is_transient(exc):
+                raise  # the configuration needs fixing: trying again would fail the same way
+            # The host may be back soon: an outcome the engine retries as an infrastructure
+            # failure, the same as a connection lost mid-command.
+            line = f"{UNREACHABLE}: {exc.message}"
+            on_line(line)
+            return ProcessOutcome(exit_code=None, ended_by="exit", duration_s=time.monotonic() - start,
+                                  tail=[line])
+        async with opened as conn:
             await self._put(conn, env_name, env_file_text(env))
             if stdin_data is not None:
                 await self._put(conn, in_name, stdin_data)

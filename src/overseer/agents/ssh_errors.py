@@ -11,6 +11,14 @@ import asyncssh
 from overseer.agents.transport import SshSpec
 from overseer.errors import OverseerError
 
+# Marks a failure to reach the host (refused, timed out, network down) as opposed to one that
+# needs a change of configuration (host key, login, key file): a run may wait and try again.
+TRANSIENT = {"transient": True}
+
+
+def is_transient(err: OverseerError) -> bool:
+    return bool(err.context.get("transient"))
+
 
 def _where(spec: SshSpec) -> str:
     return f"{spec.host}:{spec.port}"
@@ -79,7 +87,7 @@ async def connect_error(
     if isinstance(exc, ConnectionRefusedError):
         return OverseerError(
             f"cannot connect to {where}: connection refused",
-            hint="is sshd running there, and is `port:` right?",
+            hint="is sshd running there, and is `port:` right?", context=dict(TRANSIENT),
         )
     if isinstance(exc, socket.gaierror):
         return OverseerError(
@@ -89,12 +97,12 @@ async def connect_error(
     if isinstance(exc, TimeoutError | asyncssh.TimeoutError):
         return OverseerError(
             f"timed out connecting to {where}",
-            hint="check that the host is up and that no firewall drops the port",
+            hint="check that the host is up and that no firewall drops the port", context=dict(TRANSIENT),
         )
     if isinstance(exc, OSError):
         return OverseerError(
             f"cannot connect to {where}: {exc.strerror or exc}",
-            hint="check `host:` and `port:` in the agent's transport",
+            hint="check `host:` and `port:` in the agent's transport", context=dict(TRANSIENT),
         )
     if isinstance(exc, asyncssh.Error):
         return OverseerError(

@@ -18,6 +18,7 @@ from overseer.engine.decide import AttemptEvidence, AttemptSummary, Thresholds, 
 from overseer.engine.generations import run_workflow_id, task_workflow_id
 from overseer.engine.infra_retry import is_infrastructure_failure
 from overseer.engine.schedule import boosts_of, order_ready, transitive_dependents
+from overseer.errors import OverseerError
 from overseer.gates import GateResult
 from overseer.supervisor.review import Verdict
 
@@ -120,7 +121,7 @@ def task_workflow(
         state = "failed"
         # The record may refuse (a task already committed); the hand-off below must not.
         with contextlib.suppress(Exception):
-            steps.fail_task(run_id, task["id"], f"internal error: {type(exc).__name__}: {exc}")
+            steps.fail_task(run_id, task["id"], failure_reason(exc))
     DBOS.send(parent, {"task": task["id"], "state": state}, topic=TASK_DONE)
     return state
 
@@ -307,3 +308,11 @@ def _attempts(run_id: str, task: dict[str, Any], baseline: dict[str, dict[str, A
             session = None
     steps.fail_task(run_id, task["id"], f"no attempts left after {max_attempts}")
     return "failed"
+
+
+def failure_reason(exc: Exception) -> str:
+    """Why a task failed when a step raised: a problem the user can fix (a bad host key, a
+    missing workdir) says what to do; anything else is a bug of ours and says so."""
+    if isinstance(exc, OverseerError):
+        return exc.message + (f" (fix: {exc.hint})" if exc.hint else "")
+    return f"internal error: {type(exc).__name__}: {exc}"
