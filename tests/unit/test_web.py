@@ -6,6 +6,7 @@ drives the real one)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from overseer.web.auth import (
     csrf_value,
     may_act,
 )
-from overseer.web.live import LiveFeed
+from overseer.web.live import ACTIVITY_SHOWN, LiveFeed
 
 TOKEN = "t0ken-for-the-web-view-tests-0123456789"
 PLANTED = "sk-live-planted0123456789abcdef"
@@ -416,3 +417,23 @@ def test_live_feed_sends_nothing_while_nothing_changes(store: Store, run: str) -
     assert update is not None and [a["text"] for a in update.activity] == ["key ***"]
     assert update.view == before  # only the activity changed
     assert feed.poll() is None
+
+
+def test_a_page_opens_on_the_latest_lines_of_a_long_history(store: Store, run: str) -> None:
+    attempt = store.start_attempt(run, "second", 1, prompt="p", agent_name="py",
+                                  agent_type="shell", checkpoint_sha=None, transcript_path=None)
+    total, later = ACTIVITY_SHOWN * 4, time.time() + 10  # after the attempt's own "started" line
+    for k in range(total):
+        store.add_event(attempt, k, AgentEvent(kind="text", ts=later + k, data={"text": f"line {k}"}))
+    first = LiveFeed(store, run).poll()
+    assert first is not None and first.reset
+    texts = [a["text"] for a in first.activity]
+    assert texts == [f"line {k}" for k in range(total - ACTIVITY_SHOWN, total)]
+
+    # Followed from there, nothing is skipped or repeated.
+    feed = LiveFeed(store, run)
+    assert feed.poll() is not None
+    store.add_event(attempt, total, AgentEvent(kind="text", ts=later + total, data={"text": "next"}))
+    update = feed.poll()
+    assert update is not None and [a["text"] for a in update.activity] == ["next"]
+    assert store.events_start_for_last(run, total + 5) == 0  # fewer than asked: from the start

@@ -56,6 +56,10 @@ class LogReader:
         self._seen: set[tuple[str, str]] = set()
         self._done_attempts: set[str] = set()
 
+    def start_after(self, event_id: int) -> None:
+        """Skip the events up to event_id (a viewer that shows only the recent ones)."""
+        self._after_id = max(self._after_id, event_id)
+
     def finished(self) -> bool:
         run = self.store.get_run(self.run_id)
         return run is None or run.state in TERMINAL_RUN_STATES

@@ -387,6 +387,21 @@ class Store(AuditMixin, RetentionMixin):
 
         self._write(tx)
 
+    def events_start_for_last(self, run_id: str, n: int, task_id: str | None = None) -> int:
+        """The event id after which the run's (or task's) last n events lie: what a viewer
+        that shows only recent lines passes to list_events as after_id. 0 when there are fewer."""
+
+        def tx(s: Session) -> int:
+            q = (
+                select(m.Event.id).join(m.Attempt, m.Attempt.id == m.Event.attempt_id)
+                .where(m.Attempt.run_id == run_id)
+            )
+            if task_id is not None:
+                q = q.where(m.Attempt.task_id == task_id)
+            return s.scalar(q.order_by(m.Event.id.desc()).offset(n).limit(1)) or 0
+
+        return self._read(tx)
+
     def list_events(
         self, attempt_id: str | None = None, *, run_id: str | None = None,
         task_id: str | None = None, after_id: int = 0, limit: int | None = None,

@@ -2,7 +2,8 @@
 
 Each poll reads the run page's state (three small queries) and the run's events after the last
 event id seen; only when either changed does it read the activity lines, so an idle run costs
-a few indexed reads per poll whatever its history."""
+a few indexed reads per poll whatever its history. The first poll starts at the run's last
+ACTIVITY_SHOWN events, so opening a page costs the same for a run with a long history."""
 
 from __future__ import annotations
 
@@ -40,10 +41,14 @@ class LiveFeed:
         # The state is read before the lines: a run seen finished has written all it will.
         finished = run.state in TERMINAL_RUN_STATES
         view = run_view(self.store, run, self.reader.scrubber)
+        first = self._view is None
+        if first:
+            # A page shows the latest lines only: a long run's history is not read at all.
+            self._after_id = self.store.events_start_for_last(self.run_id, ACTIVITY_SHOWN)
+            self.reader.start_after(self._after_id)
         events = self.store.list_events(run_id=self.run_id, after_id=self._after_id)
         if events:
             self._after_id = events[-1].id
-        first = self._view is None
         if not first and not events and view == self._view:
             return None
         lines = self.reader.poll()
