@@ -32,13 +32,22 @@ def open_task_queue(run_id: str, parallel: int, worker_slots: int | None) -> Non
 @DBOS.step(name="overseer.close_task_queue")
 def close_task_queue(run_id: str) -> None:
     # Every listener polls every queue it knows: a finished run's queue would cost forever.
+    _known.pop(run_id, None)
     DBOS.delete_queue(task_queue_name(run_id))
 
 
+# Enqueueing needs only the queue's name; its limits live in the database and are read by
+# the processes that dequeue. So one lookup per run in this process, not one per task.
+_known: dict[str, Queue] = {}
+
+
 def task_queue(run_id: str) -> Queue:
-    q = DBOS.retrieve_queue(task_queue_name(run_id))
+    q = _known.get(run_id)
     if q is None:
-        raise RuntimeError(f"task queue of run {run_id} is not registered")
+        q = DBOS.retrieve_queue(task_queue_name(run_id))
+        if q is None:
+            raise RuntimeError(f"task queue of run {run_id} is not registered")
+        _known[run_id] = q
     return q
 
 
