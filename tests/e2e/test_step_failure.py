@@ -29,11 +29,7 @@ tasks:
     assert "internal error: InjectedFault: injected fault at after_agent" in report
 
 
-def test_a_configuration_problem_fails_the_task_with_its_fix_not_as_a_bug(make_repo, run_overseer):
-    # An SSH key file that is not there: no retry would help, and it is not overseer's bug.
-    repo = make_repo({"a.txt": "a\n"})
-    (repo / "plan.yaml").write_text(
-        """\
+SSH_KEY_MISSING = """\
 version: 1
 name: sshconf
 agents:
@@ -44,7 +40,11 @@ agents:
 tasks:
   - {id: one, prompt: write x, agent: remote}
 """
-    )
+
+
+def test_a_configuration_problem_fails_the_task_with_its_fix_not_as_a_bug(make_repo, run_overseer):
+    # An SSH key file that is not there: no retry would help, and it is not overseer's bug.
+    repo = make_repo({"plan.yaml": SSH_KEY_MISSING})
     res = run_overseer("run", "plan.yaml", cwd=repo, timeout=180)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
