@@ -62,7 +62,22 @@ def test_reports_added_modified_deleted_and_ignores_git_and_overseer(tmp_path: P
 
     paths = {p for _, p in rec.events}
     assert not any(p.startswith((".git/", ".overseer", "node_modules", "build/")) for p in paths), paths
-    assert not fa._thread or not fa._thread.is_alive()
+    # The block does not wait for the thread, which ends by itself within a step.
+    assert fa._thread is not None
+    fa._thread.join(timeout=WAIT_S)
+    assert not fa._thread.is_alive()
+
+
+def test_first_writes_are_seen_and_nothing_is_reported_after_the_block(tmp_path: Path) -> None:
+    rec = Recorder()
+    with FileActivity(tmp_path, rec, debounce_ms=50) as fa:
+        assert fa.ready.is_set()
+        # Written at once: seen, because the watches are in place when the block starts.
+        (tmp_path / "first.txt").write_text("1\n")
+        assert ("added", "first.txt") in rec.wait_for({("added", "first.txt")})
+    (tmp_path / "after.txt").write_text("2\n")
+    time.sleep(1.0)  # several steps and debounces: a late batch would have come by now
+    assert ("added", "after.txt") not in set(rec.events)
 
 
 def test_gitignored_dirs_lists_ignored_folders_only(tmp_path: Path) -> None:

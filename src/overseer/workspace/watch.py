@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from watchfiles import Change, DefaultFilter, watch
+from watchfiles import Change, DefaultFilter
+from watchfiles._rust_notify import RustNotify
 
 from overseer.workspace.gitcmd import run_git, split_z
 
@@ -32,6 +33,9 @@ IGNORE_DIRS: tuple[str, ...] = (
     ".gradle",
     "target",
 )
+
+# How often the watcher looks at the stop event while nothing happens: 5 wake-ups a second.
+STEP_MS = 200
 
 OnChange = Callable[[list[tuple[str, str]]], None]
 _KIND = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
@@ -62,31 +66,40 @@ def watch_files(
     once the watcher is in place, so changes from then on are seen."""
     root = Path(root).absolute()
     ignore = list(ignore_paths) if ignore_paths is not None else gitignored_dirs(root)
-    for batch in watch(
-        root,
-        watch_filter=DefaultFilter(ignore_dirs=IGNORE_DIRS, ignore_paths=[str(p) for p in ignore]),
-        stop_event=stop,
-        debounce=debounce_ms,
-        step=200,  # how often the stop event is looked at: 5 wake-ups a second per agent
-        rust_timeout=200,
-        yield_on_timeout=True,  # the first (empty) batch says the watcher is in place
-        raise_interrupt=False,
-    ):
+    keep = DefaultFilter(ignore_dirs=IGNORE_DIRS, ignore_paths=[str(p) for p in ignore])
+    # watchfiles' own watcher, the one `watchfiles.watch` drives, used directly: its watches
+    # are in place when it is constructed, so `ready` is set then — `watch()` would say so
+    # only with its first batch, a step later, and every attempt would wait that long.
+    polling = bool(os.environ.get("WATCHFILES_FORCE_POLLING"))
+    with RustNotify([str(root)], False, polling, 300, True, True) as watcher:
         if ready is not None:
             ready.set()
-        found = {(_KIND[kind], _relative(root, path)) for kind, path in batch if kind in _KIND}
-        # Files written into a folder the moment it is created come before inotify watches
-        # that folder; list what a new folder holds so they are not lost.
-        for kind, path in batch:
-            if kind == Change.added and os.path.isdir(path):
-                found |= {("added", _relative(root, f)) for f in _files_below(Path(path), ignore)}
-        events = sorted(found, key=lambda e: (e[1], e[0]))
-        if not events:
-            continue
-        try:
-            on_change(events)
-        except Exception:  # the live view must never take the watcher (or the attempt) down
-            log.exception("file activity callback failed")
+        while True:
+            raw = watcher.watch(debounce_ms, STEP_MS, 0, stop)
+            if isinstance(raw, str):  # "stop", or "signal" (never in a thread), or "timeout"
+                if raw == "timeout":
+                    continue
+                return
+            batch = [(Change(kind), path) for kind, path in raw if keep(Change(kind), path)]
+            if batch:
+                _deliver(root, batch, ignore, on_change)
+
+
+def _deliver(
+    root: Path, batch: list[tuple[Change, str]], ignore: Sequence[Path], on_change: OnChange
+) -> None:
+    found = {(_KIND[kind], _relative(root, path)) for kind, path in batch if kind in _KIND}
+    # Files written into a folder the moment it is created come before inotify watches
+    # that folder; list what a new folder holds so they are not lost.
+    for kind, path in batch:
+        if kind == Change.added and os.path.isdir(path):
+            found |= {("added", _relative(root, f)) for f in _files_below(Path(path), ignore)}
+    if not found:
+        return
+    try:
+        on_change(sorted(found, key=lambda e: (e[1], e[0])))
+    except Exception:  # the live view must never take the watcher (or the attempt) down
+        log.exception("file activity callback failed")
 
 
 def _files_below(folder: Path, ignore: Sequence[Path]) -> list[str]:
@@ -106,7 +119,8 @@ def _relative(root: Path, path: str) -> str:
 
 
 class FileActivity:
-    """`with FileActivity(root, on_change):` — watch `root` in a thread for the block's duration."""
+    """`with FileActivity(root, on_change):` — watch `root` in a thread for the block's duration.
+    on_change is never called once the block has ended."""
 
     def __init__(self, root: Path, on_change: OnChange, *, debounce_ms: int = 200, ready_timeout: float = 5.0) -> None:
         self.root = Path(root)
@@ -116,6 +130,8 @@ class FileActivity:
         self.stop = threading.Event()
         self.ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._open = True
+        self._lock = threading.Lock()
 
     def __enter__(self) -> FileActivity:
         self._thread = threading.Thread(
@@ -129,15 +145,22 @@ class FileActivity:
 
     def _run(self) -> None:
         try:
-            watch_files(self.root, self.on_change, self.stop, ready=self.ready, debounce_ms=self.debounce_ms)
+            watch_files(self.root, self._report, self.stop, ready=self.ready, debounce_ms=self.debounce_ms)
         except Exception:
             log.exception("file watcher for %s stopped", self.root)
         finally:
             self.ready.set()
 
+    def _report(self, events: list[tuple[str, str]]) -> None:
+        with self._lock:
+            if self._open:
+                self.on_change(events)
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        # Not joined: the thread sees the stop within a step and ends by itself; closing the
+        # callback is what the caller needs, and waiting for that step would cost every attempt.
         self.stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        with self._lock:
+            self._open = False
