@@ -65,8 +65,6 @@ def watch_files(
     `modified` or `deleted`. Blocks: run it in a thread (FileActivity does). `ready` is set
     once the watcher is in place, so changes from then on are seen."""
     root = Path(root).absolute()
-    ignore = list(ignore_paths) if ignore_paths is not None else gitignored_dirs(root)
-    keep = DefaultFilter(ignore_dirs=IGNORE_DIRS, ignore_paths=[str(p) for p in ignore])
     # watchfiles' own watcher, the one `watchfiles.watch` drives, used directly: its watches
     # are in place when it is constructed, so `ready` is set then — `watch()` would say so
     # only with its first batch, a step later, and every attempt would wait that long.
@@ -74,6 +72,10 @@ def watch_files(
     with RustNotify([str(root)], False, polling, 300, True, True) as watcher:
         if ready is not None:
             ready.set()
+        # After the watches are up (what happens meanwhile waits in the watcher): listing what
+        # git ignores is a git command the attempt need not wait for.
+        ignore = list(ignore_paths) if ignore_paths is not None else gitignored_dirs(root)
+        keep = DefaultFilter(ignore_dirs=IGNORE_DIRS, ignore_paths=[str(p) for p in ignore])
         while True:
             raw = watcher.watch(debounce_ms, STEP_MS, 0, stop)
             if isinstance(raw, str):  # "stop", or "signal" (never in a thread), or "timeout"
