@@ -217,6 +217,11 @@ class DecisionSettings(_Section):
         description="A verdict whose own confidence is below this is recorded and shown, but "
         "cannot hold back work the gates accept (a small local model is often unsure and wrong).",
     )
+    on_tampering: Literal["fail", "ask"] = Field(
+        default="fail",
+        description="When the last attempt still tampers with the tests (docs/trust.md): fail the "
+        "task, or stop at a `tests_tampered` breakpoint for a person. Either way the change is reverted.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> DecisionSettings:

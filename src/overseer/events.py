@@ -20,6 +20,7 @@ EventType = Literal[
     "agent_event",
     "agent_finished",
     "gate_result",
+    "finding",
     "verdict",
     "decision",
     "commit",

@@ -79,8 +79,9 @@ def test_two_crashes_are_retried_without_costing_a_try(make_repo, tmp_path):
     assert "the agent process crashed (SIGSEGV): infrastructure retry 1 of 3" in res.stdout
 
     st = _json(repo, env, "status", "--json")
-    # max_attempts is 1, yet three attempts ran and the task completed.
-    assert [(t["id"], t["state"], t["attempts"]) for t in st["tasks"]] == [("t", "completed", 3)]
+    # max_attempts is 1, yet the agent ran three times and the task completed: the two
+    # crashed runs are repeats of attempt 1, which costs no attempt and takes no number.
+    assert [(t["id"], t["state"], t["attempts"]) for t in st["tasks"]] == [("t", "completed", 1)]
     assert [(b["kind"], b["state"]) for b in st["breakpoints"]] == [("infrastructure_failure", "auto")] * 2
     assert "infrastructure retry 2 of 3" in st["breakpoints"][1]["reason"]
     assert log.read_text().split() == ["1", "2", "3"]
@@ -103,7 +104,8 @@ def test_an_agent_that_always_crashes_fails_at_the_bound_with_the_reason(make_re
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 1, res.stdout + res.stderr
     st = _json(repo, env, "status", "--json")
-    assert [(t["state"], t["attempts"]) for t in st["tasks"]] == [("failed", 3)]
+    # Three runs of the agent, all repeats of attempt 1 (an infrastructure retry is no attempt).
+    assert [(t["state"], t["attempts"]) for t in st["tasks"]] == [("failed", 1)]
     assert [b["kind"] for b in st["breakpoints"]] == ["infrastructure_failure"] * 2
     task = _export_task(repo, env)
     assert task["state_reason"] == (
@@ -159,9 +161,10 @@ def test_the_run_wide_bound_stops_retries_across_tasks(make_repo, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 1, res.stdout + res.stderr
     st = _json(repo, env, "status", "--json")
-    # The first task spends the run's two retries; then each task fails at its next crash.
+    # The first task spends the run's two retries (repeats of its attempt 1, which cost no
+    # attempt); then each task fails at its next crash.
     assert sorted((t["id"], t["state"], t["attempts"]) for t in st["tasks"]) == [
-        ("t", "failed", 3), ("u", "failed", 1)]
+        ("t", "failed", 1), ("u", "failed", 1)]
     assert [b["task"] for b in st["breakpoints"]] == ["t", "t"]
     reasons = {t["id"]: t["state_reason"] for t in _export(repo, env)["tasks"]}
     assert reasons == {tid: "the agent process crashed (SIGSEGV); the run already had 2 infrastructure "

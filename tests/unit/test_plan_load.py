@@ -195,7 +195,7 @@ def test_every_error_in_one_pass_sorted_by_line() -> None:
         "p.yaml:8:38: unknown key 'flavour' in task 'c'; known keys: id, title, prompt, "
         "acceptance, depends_on, priority, deadline, milestone, agent, fallback_agents, gates, max_attempts, "
         "timeout, "
-        "breakpoint",
+        "breakpoint, may_edit_tests",
     ]
 
 
@@ -271,7 +271,7 @@ def test_not_a_plan(text: str, message: str) -> None:
 def test_recursive_alias_does_not_hang() -> None:
     assert errors(HEAD + "x: &a [*a]\ntasks:\n  - {id: a, prompt: p, agent: sh}\n") == [
         "p.yaml:5:1: unknown key 'x' in the plan; known keys: version, name, workspace, "
-        "defaults, agents, gates, milestones, tasks"
+        "defaults, agents, gates, milestones, test_patterns, tasks"
     ]
 
 

@@ -13,7 +13,6 @@ from overseer.engine.builtin_rules import KINDS, compile_settings, glob_regex, r
 from overseer.engine.rules import (
     CompiledRules,
     CostInfo,
-    GateInfo,
     ReviewInfo,
     Rule,
     RuleContext,
@@ -24,6 +23,7 @@ from overseer.engine.rules import (
     render,
 )
 from overseer.errors import ConfigError
+from overseer.gates.result import GateResult
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "overseer"
 
@@ -35,7 +35,7 @@ def ctx(**over: Any) -> RuleContext:
         "confidence": 0.9,
         "score": 0.9,
         "review": ReviewInfo(complete=True, score=0.9, confidence=0.9, reviewer="smollm2"),
-        "gates": {"tests": GateInfo(passed=True, exit_code=0)},
+        "gates": {"tests": GateResult(name="tests", passed=True, exit_code=0)},
         "gates_passed": True,
         "files_changed": ["src/app/login.py", "tests/test_login.py"],
         "lines_changed": 40,
@@ -177,7 +177,7 @@ USER_CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("has(gates.lint) && !gates.lint.passed", {}, False),
     ("has(gates.tests) && gates.tests.passed", {}, True),
     ("gates.exists(g, !gates[g].passed && gates[g].required)",
-     {"gates": {"lint": GateInfo(passed=False, required=False)}}, False),
+     {"gates": {"lint": GateResult(name="lint", passed=False, required=False)}}, False),
     ('size(review.unmet_criteria) > 0 && agent_status == "completed"',
      {"review": ReviewInfo(unmet_criteria=["x"])}, True),
     ("tokens.run > 100 || cost_usd.run > 1.5", {"cost_usd": CostInfo(run=2.0)}, True),

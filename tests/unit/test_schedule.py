@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -20,12 +20,17 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HOUR = 3600.0
 
 
+@dataclass
+class T:
+    id: str
+    priority: int = 0
+    deadline: datetime | str | None = None
+    depends_on: list[str] = field(default_factory=list)
+
+
 def task(tid: str, priority: int = 0, deadline: datetime | str | None = None,
-         depends_on: list[str] | None = None) -> dict[str, Any]:
-    t: dict[str, Any] = {"id": tid, "priority": priority, "depends_on": depends_on or []}
-    if deadline is not None:
-        t["deadline"] = deadline
-    return t
+         depends_on: list[str] | None = None) -> T:
+    return T(tid, priority, deadline, depends_on or [])
 
 
 B = SchedulingSettings(deadline_window=24 * HOUR, deadline_boost=10, blocking_boost=1, retry_penalty=2)
@@ -91,7 +96,7 @@ def test_transitive_dependents(tasks, expected):
 )
 def test_order_ready(ready, dependents, retries, expected):
     got = order_ready(ready, now=NOW.timestamp(), dependents_count=dependents, retries=retries, boosts=B)
-    assert [t["id"] for t in got] == expected
+    assert [t.id for t in got] == expected
 
 
 def test_boosts_are_the_recorded_scheduling_section_with_defaults():
@@ -113,7 +118,7 @@ def test_transitive_dependents_agrees_with_a_search_per_task_on_random_dags():
         n = rng.randint(1, 40)
         tasks = [task(f"t{i}", depends_on=[f"t{j}" for j in range(i) if rng.random() < 0.15])
                  for i in range(n)]
-        dependents = {t["id"]: [u["id"] for u in tasks if t["id"] in u["depends_on"]] for t in tasks}
+        dependents = {t.id: [u.id for u in tasks if t.id in u.depends_on] for t in tasks}
 
         def reach(tid: str, dependents=dependents) -> set[str]:
             out: set[str] = set()
@@ -121,4 +126,4 @@ def test_transitive_dependents_agrees_with_a_search_per_task_on_random_dags():
                 out |= {d} | reach(d)
             return out
 
-        assert transitive_dependents(tasks) == {t["id"]: len(reach(t["id"])) for t in tasks}
+        assert transitive_dependents(tasks) == {t.id: len(reach(t.id)) for t in tasks}

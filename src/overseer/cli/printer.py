@@ -42,6 +42,9 @@ class PlainPrinter:
             tests = d.get("tests")
             counts = f", {tests['passed']} passed, {tests['failed'] + tests['errors']} failing" if tests else ""
             return f"{who}: gate {d['name']} {verdict} (exit {d['exit_code']}{counts})"
+        if ev.type == "finding":
+            where = f"{d['path']}:{d['line']}" if d.get("path") and d.get("line") else d.get("path") or ""
+            return f"{who}: {d['source']} {d['severity']}: {where + ': ' if where else ''}{d['message']}"
         if ev.type == "verdict":
             if d.get("complete") is None:
                 return f"{who}: review failed ({d.get('error')}); deciding on the gates alone"

@@ -48,6 +48,16 @@ class EngineContext:
                     self._reviewer = (NoLLM(str(e)), f"rules-only review: {e}")
             return self._reviewer
 
+    def reviewer_weight(self) -> float:
+        """How much the reviewer's verdicts may count, from its figures measured by
+        `overseer bench reviewer` (supervisor.reliability)."""
+        llm, _why = self.reviewer()
+        if isinstance(llm, NoLLM):
+            return 1.0  # a rules-only verdict is derived from the gates and never counted
+        from overseer.supervisor import reliability
+
+        return reliability.weight(reliability.load(llm.name))
+
     def workspace(self, run_id: str) -> GitWorkspace:
         with self._lock:
             if run_id not in self._workspaces:
@@ -66,6 +76,16 @@ class EngineContext:
             if key not in self._workspaces and path.is_dir():
                 self._workspaces[key] = GitWorkspace(path)
             return self._workspaces.get(key, main)
+
+    def forget_workspace(self, run_id: str, task_id: str) -> None:
+        """The task's worktree is gone: later steps work in the repository again."""
+        with self._lock:
+            self._workspaces.pop(f"{run_id}/{task_id}", None)
+
+    def holdout_state(self, run_id: str) -> Path:
+        """Where the manifests of placed holdout files live: the repository's .overseer/, so
+        the next step of any process finds and removes what a crash left behind."""
+        return self.workspace(run_id).root / ".overseer" / "holdout"
 
     def attempt_dir(self, run_id: str, task_id: str, attempt: int) -> Path:
         d = self.workspace(run_id).root / ".overseer" / "runs" / run_id / task_id / str(attempt)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from overseer.agents.base import AgentResult
 from overseer.config import DecisionSettings
 from overseer.engine import decide_feedback as fb
+from overseer.findings import Finding, blocking
 from overseer.gates.result import GateResult
 from overseer.supervisor.review import Verdict
 
@@ -45,6 +46,9 @@ class Decision(BaseModel):
     confidence: float = Field(default=0.0, ge=0, le=1)
     # What failed ("" when nothing did): equal signatures are the same failure again.
     signature: str = ""
+    # The attempt's change must not stay in the tree (it tampered with the tests): the engine
+    # puts the tree back to the attempt's checkpoint before anything else happens.
+    discard: bool = False
 
 
 class AttemptSummary(BaseModel):
@@ -65,7 +69,7 @@ class AttemptSummary(BaseModel):
     ) -> AttemptSummary:
         """The summary the workflow appends to `history` after deciding on `ev` (pass the same
         thresholds decide() had)."""
-        verdict = _llm_verdict(ev.verdict, th or Thresholds())
+        verdict = _llm_verdict(ev.verdict, th or Thresholds(), ev.reviewer_weight)
         gates_ok = _gates_ok(ev.gates)
         return cls(
             attempt=ev.attempt,
@@ -93,6 +97,12 @@ class AttemptEvidence(BaseModel):
     # Why there is no verdict (the reviewer failed), when it failed.
     review_error: str | None = None
     history: list[AttemptSummary] = Field(default_factory=list)
+    # What the evidence sources found besides gate results: test integrity, holdout gates,
+    # unfinished work. A major finding refuses the attempt like a failing required gate.
+    findings: list[Finding] = Field(default_factory=list)
+    # How much the reviewer's verdict may count, from its measured figures on the false-done
+    # corpus (supervisor.reliability): 0 means it showed no signal and is recorded, not counted.
+    reviewer_weight: float = Field(default=1.0, ge=0, le=1)
 
 
 class Thresholds(BaseModel):
@@ -110,13 +120,16 @@ class Thresholds(BaseModel):
     gates_weight: float = _DEFAULTS.gates_weight
     history_penalty: float = _DEFAULTS.history_penalty
     reviewer_min_confidence: float = _DEFAULTS.reviewer_min_confidence
+    on_tampering: Literal["fail", "ask"] = _DEFAULTS.on_tampering
 
     @classmethod
     def from_settings(cls, s: DecisionSettings) -> Thresholds:
         return cls(**{k: getattr(s, k) for k in cls.model_fields})
 
 
-def failure_signature(gates: list[GateResult], agent: AgentResult) -> str:
+def failure_signature(
+    gates: list[GateResult], agent: AgentResult, findings: list[Finding] | None = None
+) -> str:
     """What failed, as one comparable string: the agent's end state when it did not complete,
     each failing required gate with its failing tests, each regression. "" when nothing failed.
     A rate limit is not a failure and has no signature."""
@@ -129,6 +142,8 @@ def failure_signature(gates: list[GateResult], agent: AgentResult) -> str:
             parts.append(f"gate:{g.name}[{what}]")
         if g.regressions:
             parts.append(f"regressed:{g.name}[{','.join(sorted(g.regressions))}]")
+    for f in sorted(blocking(findings or []), key=lambda f: (f.path or "", f.kind)):
+        parts.append(f"{f.source}:{f.kind}[{f.path or ''}]")
     return "|".join(parts)
 
 
@@ -141,8 +156,10 @@ def decide(ev: AttemptEvidence, th: Thresholds | None = None) -> Decision:
     failed_optional = [g for g in ev.gates if not g.required and not g.passed]
     # A failing required gate is already blocking; these are regressions it would not report.
     regressed = [g for g in ev.gates if g.regressions and not (g.required and not g.passed)]
-    signature = failure_signature(ev.gates, ev.agent)
-    verdict = _llm_verdict(ev.verdict, th)
+    refused = blocking(ev.findings)
+    notes = [f for f in ev.findings if f.severity != "major"]
+    signature = failure_signature(ev.gates, ev.agent, ev.findings)
+    verdict = _llm_verdict(ev.verdict, th, ev.reviewer_weight)
     confidence = _confidence(ev, verdict, th)
     reasons: list[str] = []
     feedback: list[str] = []
@@ -159,11 +176,19 @@ def decide(ev: AttemptEvidence, th: Thresholds | None = None) -> Decision:
     for g in blocking_regressions:
         reasons.append(f"gate {g.name}: {len(g.regressions)} test(s) passed before this task and fail now")
         feedback.append(fb.regression_feedback(g))
+    for f in refused:
+        reasons.append(f"{f.source}: {f.text()}")
+    if refused:
+        feedback.insert(0, fb.findings_feedback(refused))
+    for f in notes:
+        reasons.append(f"{f.source} ({f.severity}, not blocking): {f.text()}")
+    if notes:
+        feedback.append(fb.notes_feedback(notes))
     reasons.append(_review_note(ev, verdict))
 
-    made = _Draft(reasons, feedback, confidence, signature)
+    made = _Draft(reasons, feedback, confidence, signature, discard=bool(refused))
 
-    if ev.agent.status != "completed" or failed_required or blocking_regressions:
+    if ev.agent.status != "completed" or failed_required or blocking_regressions or refused:
         # The deterministic evidence says no: nothing the reviewer says can change that.
         if verdict is not None:
             feedback.append(fb.verdict_feedback(verdict))
@@ -195,13 +220,14 @@ class _Draft:
     feedback: list[str]
     confidence: float
     signature: str
+    discard: bool = False
 
     def __call__(
         self, action: Action, *, bp: Breakpoint | None = None, text: list[str] | None = None
     ) -> Decision:
         body = "\n\n".join(t for t in (self.feedback if text is None else text) if t) or None
         return Decision(action=action, reasons=self.reasons, feedback=body, breakpoint=bp,
-                        confidence=self.confidence, signature=self.signature)
+                        confidence=self.confidence, signature=self.signature, discard=self.discard)
 
 
 def _rate_limited(ev: AttemptEvidence, th: Thresholds) -> Decision:
@@ -216,7 +242,15 @@ def _rate_limited(ev: AttemptEvidence, th: Thresholds) -> Decision:
 
 
 def _failed(ev: AttemptEvidence, th: Thresholds, signature: str, reasons: list[str], made: _Draft) -> Decision:
+    tampered = [f for f in blocking(ev.findings) if f.source == "integrity"]
     if ev.attempt >= ev.max_attempts:
+        if tampered and th.on_tampering == "ask":
+            reasons.append(f"attempt {ev.attempt} of {ev.max_attempts}: no attempts left, and the "
+                           "tests were tampered with: asking a human (decision.on_tampering: ask)")
+            files = ", ".join(dict.fromkeys(f.where for f in tampered))
+            return made("escalate", bp=Breakpoint(
+                kind="tests_tampered",
+                message=f"the last attempt tampered with the tests ({files}); its change was reverted"))
         reasons.append(f"attempt {ev.attempt} of {ev.max_attempts}: no attempts left")
         return made("abort")
     repeats = _repeats(ev.history, signature)
@@ -286,11 +320,12 @@ def _by_confidence(
 # --------------------------------------------------------------------------- evidence
 
 
-def _llm_verdict(v: Verdict | None, th: Thresholds) -> Verdict | None:
+def _llm_verdict(v: Verdict | None, th: Thresholds, weight: float = 1.0) -> Verdict | None:
     """The verdict when it is independent evidence. A rules-only verdict is derived from the
     gates themselves, so counting it again would be counting the gates twice; a reviewer below
-    decision.reviewer_min_confidence says itself that its judgement is not evidence."""
-    if v is None or v.reviewer == "rules" or v.confidence < th.reviewer_min_confidence:
+    decision.reviewer_min_confidence says itself that its judgement is not evidence, and one
+    whose measured weight is 0 showed no signal on the false-done corpus."""
+    if v is None or v.reviewer == "rules" or v.confidence < th.reviewer_min_confidence or weight <= 0:
         return None
     return v
 
@@ -318,7 +353,7 @@ def _reviewer_objections(v: Verdict, th: Thresholds) -> list[str]:
 
 
 def _gate_confidence(ev: AttemptEvidence) -> float:
-    if ev.agent.status != "completed" or not _gates_ok(ev.gates):
+    if ev.agent.status != "completed" or not _gates_ok(ev.gates) or blocking(ev.findings):
         return GATES_REFUTE
     required = [g for g in ev.gates if g.required]
     if any(g.tests is not None and g.tests.passed > 0 for g in required):
@@ -339,7 +374,7 @@ def _confidence(ev: AttemptEvidence, verdict: Verdict | None, th: Thresholds) ->
         combined = gates
     else:
         support = verdict.score if verdict.complete else 0.0
-        w_r = (1 - th.gates_weight) * verdict.confidence
+        w_r = (1 - th.gates_weight) * verdict.confidence * ev.reviewer_weight
         total = th.gates_weight + w_r
         combined = (th.gates_weight * gates + w_r * support) / total if total else gates
         if gates == GATES_REFUTE:
@@ -372,6 +407,10 @@ def _review_note(ev: AttemptEvidence, verdict: Verdict | None) -> str:
                 f"score {verdict.score:.2f}, confidence {verdict.confidence:.2f}")
     if ev.review_error:
         return f"no reviewer verdict (review failed: {ev.review_error}): decided on the gates alone"
+    if ev.verdict is not None and ev.verdict.reviewer != "rules" and ev.reviewer_weight <= 0:
+        return (f"reviewer {ev.verdict.reviewer} showed no signal on the false-done corpus "
+                "(overseer bench reviewer): its findings are recorded, not counted; decided on "
+                "the gates alone")
     if ev.verdict is not None and ev.verdict.reviewer != "rules":
         v = ev.verdict
         return (f"reviewer {v.reviewer} was unsure (confidence {v.confidence:.2f} < "

@@ -7,81 +7,16 @@ each failing test's assertion line and the failure signature can tell one failur
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from overseer.agents.base import AgentResult
+from overseer.findings import Finding
+from overseer.gates.failures import failures_in_output
 from overseer.gates.result import GateResult
 from overseer.supervisor.review import Issue, Verdict
 
 FEEDBACK_TAIL_LINES = 30
-# Enough to show what was expected and what came; more is noise the agent can rerun to see.
-ASSERTION_LINES_PER_TEST = 4
 MAX_TESTS_LISTED = 20
-
-_UNITTEST_HEAD = re.compile(r"^(FAIL|ERROR): (\S+) \(([^)]*)\)")
-_PYTEST_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+?)(?: - (.*))?$")
-_PYTEST_SECTION = re.compile(r"^_{3,} (.+?) _{3,}$")
-_ASSERTISH = re.compile(r"(assert|!=|==|[Ee]xpected)")
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure)\b(:|$)")
-# "File ..." frames and pytest's "path.py:7: AssertionError" locations point, they do not say.
-_LOCATION = re.compile(r"^(File |\S+:\d+: )")
-
-
-def failures_in_output(tail: str) -> dict[str, list[str]]:
-    """Failing test name -> its assertion lines, as printed by unittest or pytest."""
-    strong: dict[str, list[str]] = {}  # pytest's `E` lines, the exception line of a traceback
-    weak: dict[str, list[str]] = {}  # other lines that look like a comparison, as a fallback
-    current: str | None = None
-    for raw in tail.splitlines():
-        line = raw.rstrip()
-        m = _UNITTEST_HEAD.match(line)
-        if m:
-            # "FAIL: test_x (mod.Class.test_x)" (3.11+) or "(mod.Class)" (older): the dotted
-            # form names the test uniquely.
-            dotted = m.group(3)
-            current = dotted if dotted.endswith("." + m.group(2)) else f"{dotted}.{m.group(2)}"
-            strong.setdefault(current, [])
-            continue
-        m = _PYTEST_SUMMARY.match(line)
-        if m and ("::" in m.group(2) or m.group(2).endswith(".py")):
-            _add(strong.setdefault(m.group(2), []), m.group(3))
-            current = None
-            continue
-        m = _PYTEST_SECTION.match(line)
-        if m:
-            current = m.group(1).strip()
-            strong.setdefault(current, [])
-            continue
-        if current is None or not line.strip():
-            continue
-        text = line.strip()
-        if line.startswith("E "):
-            _add(strong[current], text[1:].strip())
-        elif _EXCEPTION_LINE.match(text):
-            _add(strong[current], text)
-        elif _ASSERTISH.search(text) and not _LOCATION.match(text):
-            _add(weak.setdefault(current, []), text)
-    found = {name: lines or weak.get(name, [])[:ASSERTION_LINES_PER_TEST]
-             for name, lines in strong.items()}
-    # pytest prints a section per test under its short name and the summary under its node id;
-    # fold the section's lines into the node id so each test is listed once.
-    for name in [n for n in found if "::" not in n]:
-        for node in found:
-            if "::" in node and node.rsplit("::", 1)[-1] == name.split(".")[-1]:
-                found[node] = _merge(found[node], found.pop(name))
-                break
-    return found
-
-
-def _add(lines: list[str], text: str | None) -> None:
-    if text and text not in lines and len(lines) < ASSERTION_LINES_PER_TEST:
-        lines.append(text)
-
-
-def _merge(a: list[str], b: list[str]) -> list[str]:
-    return (a + [x for x in b if x not in a])[:ASSERTION_LINES_PER_TEST]
-
 
 def failing_tests(g: GateResult) -> list[str]:
     """The gate's failing tests: from its JUnit report, else from its printed output."""
@@ -169,3 +104,22 @@ def verdict_feedback(v: Verdict) -> str:
 def tail_lines(text: str, n: int) -> str:
     lines: Sequence[str] = text.strip("\n").splitlines()
     return "\n".join(lines[-n:])
+
+
+def findings_feedback(findings: Sequence[Finding]) -> str:
+    """Blocking findings, each by file:line with what to do instead."""
+    lines = ["Your change was not accepted and has been reverted: it changed the tests or the "
+             "checks instead of making the code pass them."]
+    for f in findings[:MAX_TESTS_LISTED]:
+        lines.append(f"- {f.text()}" + (f" — {f.fix}" if f.fix else ""))
+    if len(findings) > MAX_TESTS_LISTED:
+        lines.append(f"- … and {len(findings) - MAX_TESTS_LISTED} more")
+    lines.append("Leave the existing tests and the gates' files as they are; change the code "
+                 "until the tests pass. Adding new tests is fine.")
+    return "\n".join(lines)
+
+
+def notes_feedback(findings: Sequence[Finding]) -> str:
+    """Findings that do not refuse the attempt but that the agent should hear about."""
+    return "Also found in your change:\n" + "\n".join(
+        f"- {f.text()}" + (f" — {f.fix}" if f.fix else "") for f in findings[:MAX_TESTS_LISTED])

@@ -17,6 +17,7 @@ import cel
 from pydantic import BaseModel, ConfigDict, Field
 
 from overseer.errors import ConfigError
+from overseer.gates.result import GateResult
 
 Severity = Literal["info", "warning", "critical"]
 Mode = Literal["auto", "human"]
@@ -31,14 +32,6 @@ class TaskInfo(BaseModel):
     priority: int = 0
     attempt: int = 1
     max_attempts: int = 1
-
-
-class GateInfo(BaseModel):
-    passed: bool
-    required: bool = True
-    exit_code: int | None = None
-    failing_tests: list[str] = Field(default_factory=list)
-    regressions: list[str] = Field(default_factory=list)
 
 
 class ReviewInfo(BaseModel):
@@ -72,7 +65,8 @@ class RuleContext(BaseModel):
     # The reviewer's score, 0 to 1.
     score: float | None = None
     review: ReviewInfo = Field(default_factory=ReviewInfo)
-    gates: dict[str, GateInfo] = Field(default_factory=dict)
+    # Each gate's result by name (GateResult: passed, required, exit_code, failing_tests, ...).
+    gates: dict[str, GateResult] = Field(default_factory=dict)
     # Every required gate passed (true when the task has no required gate).
     gates_passed: bool = True
     # Tests failing now that passed at the run's baseline, over all gates.
@@ -87,6 +81,8 @@ class RuleContext(BaseModel):
     consecutive_failures: int = 0
     agent_status: str = "completed"
     decision_action: str | None = None
+    # Kinds of what the evidence sources found (skip_added, placeholder, ...), one per finding.
+    findings: list[str] = Field(default_factory=list)
 
     def as_cel(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

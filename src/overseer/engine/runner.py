@@ -85,7 +85,7 @@ def prepare_run(
                 hint=f"agents defined in the plan: {known}",
             )
         plan = plan.model_copy(update={"tasks": [t.model_copy(update={"agent": agent_override}) for t in plan.tasks]})
-    resolved = [resolve_task(plan, t) for t in plan.tasks]
+    resolved = [resolve_task(plan, t, plan_path.resolve().parent) for t in plan.tasks]
     store = open_store(settings, ws.root)
     plan_json = {
         "plan": plan.model_dump(mode="json"),

@@ -13,7 +13,8 @@ from overseer.plan.schema import GateSpec
 def baseline_key(spec: GateSpec) -> str:
     """Which baseline a gate compares against: two tasks' gates may share a name and differ in
     what they run, so the key is the name plus what the command depends on."""
-    what = json.dumps([spec.run, spec.cwd, spec.junit, sorted(spec.env.items())])
+    holdout = spec.holdout.model_dump() if spec.holdout else None
+    what = json.dumps([spec.run, spec.cwd, spec.junit, sorted(spec.env.items()), holdout])
     return f"{spec.name}@{hashlib.sha256(what.encode()).hexdigest()[:12]}"
 
 

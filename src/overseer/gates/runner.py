@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from overseer.gates.holdout import HoldoutError, holdout_env, placed, reveal
 from overseer.gates.kinds import Change, diff_limits, python_syntax
 from overseer.gates.result import GateResult, TestCounts
 from overseer.plan.schema import GateSpec
@@ -37,10 +38,15 @@ def run_gate(
     env: Mapping[str, str] | None = None,
     tail_lines: int = 60,
     kill_grace: float = KILL_GRACE_S,
+    holdout_state: Path | None = None,
 ) -> GateResult:
     """Run one gate of any kind. `changes` (what the attempt changed since its checkpoint) is
     what python-syntax and diff-limits judge; None means nothing is known to have changed, as
-    for a baseline run before any task."""
+    for a baseline run before any task. `holdout_state` is the folder for the manifests of
+    placed holdout files (default: the workspace's .overseer/holdout)."""
+    if spec.holdout is not None:
+        return _run_holdout(spec, workdir, output_dir=output_dir, env=env, tail_lines=tail_lines,
+                            kill_grace=kill_grace, state=holdout_state)
     if spec.kind != "command":
         result = _builtin(spec, workdir, changes)
         if output_dir is not None:
@@ -49,6 +55,15 @@ def run_gate(
             log_path.write_text(result.output_tail + "\n")
             result.output_file = str(log_path)
         return result
+    return _run_command(spec, workdir, output_dir=output_dir, env=env, tail_lines=tail_lines,
+                        kill_grace=kill_grace)
+
+
+def _run_command(
+    spec: GateSpec, workdir: Path, *, output_dir: Path | None, env: Mapping[str, str] | None,
+    tail_lines: int, kill_grace: float, raw: list[bytes] | None = None,
+) -> GateResult:
+    """A command gate. `raw`, when given, receives the whole captured output buffer."""
     assert spec.run is not None  # GateSpec's validator guarantees it for commands
     cwd = Path(workdir) / (spec.cwd or "")
     junit_path = (cwd / spec.junit) if spec.junit else None
@@ -67,6 +82,8 @@ def run_gate(
     full_env.update(spec.env)
     if env:
         full_env.update(env)
+    if spec.holdout is not None:
+        full_env = holdout_env(full_env)
 
     log: IO[bytes] | None = None
     output_file: str | None = None
@@ -98,6 +115,8 @@ def run_gate(
     passed = code == 0 and not timed_out
     if report is not None and (report.counts.failed or report.counts.errors):
         passed = False
+    if raw is not None:
+        raw.append(tail)
     return GateResult(
         name=spec.name,
         required=spec.required,
@@ -110,6 +129,33 @@ def run_gate(
         output_file=output_file,
         timed_out=timed_out,
     )
+
+
+def _run_holdout(
+    spec: GateSpec, workdir: Path, *, output_dir: Path | None, env: Mapping[str, str] | None,
+    tail_lines: int, kill_grace: float, state: Path | None,
+) -> GateResult:
+    """A holdout gate: its hidden files placed only while it runs; its output cut to what
+    `reveal` allows, and nothing else of it kept (no full log, no JUnit file)."""
+    assert spec.holdout is not None
+    raw: list[bytes] = []
+    try:
+        with placed(spec.holdout, Path(workdir), state or Path(workdir) / ".overseer" / "holdout"):
+            result = _run_command(spec, workdir, output_dir=None, env=env, tail_lines=tail_lines,
+                                  kill_grace=kill_grace, raw=raw)
+    except HoldoutError as e:
+        result = GateResult(name=spec.name, required=spec.required, passed=False,
+                            output_tail=f"[overseer] holdout gate {spec.name}: {e}")
+    finally:
+        if spec.junit:
+            (Path(workdir) / (spec.cwd or "") / spec.junit).unlink(missing_ok=True)
+    shown = reveal(result, spec.holdout, b"".join(raw).decode("utf-8", errors="replace"))
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        log_path = output_dir / f"{spec.name}.log"
+        log_path.write_text(shown.output_tail + "\n")
+        shown.output_file = str(log_path)
+    return shown
 
 
 def run_gates(

@@ -13,7 +13,7 @@ from overseer.errors import Diagnostic, OverseerError, PlanError
 from overseer.plan.schema import Plan
 from overseer.plan.schema_errors import report_validation_error
 from overseer.plan.source import parse, plain, show
-from overseer.plan.validate import check_plan
+from overseer.plan.validate import check_holdouts, check_plan
 
 
 def load_plan(path: Path, agent_configs: Mapping[str, type[AgentConfig]] | None = None) -> Plan:
@@ -40,13 +40,15 @@ def load_plan(path: Path, agent_configs: Mapping[str, type[AgentConfig]] | None 
         raise OverseerError(f"{file} is not UTF-8 text", hint="save the plan as UTF-8") from None
     except OSError as exc:
         raise OverseerError(f"cannot read {file}: {exc.strerror or exc}") from None
-    return parse_plan(text, file, agent_configs)
+    return parse_plan(text, file, agent_configs, plan_dir=path.resolve().parent)
 
 
 def parse_plan(
-    text: str, file: str = "<plan>", agent_configs: Mapping[str, type[AgentConfig]] | None = None
+    text: str, file: str = "<plan>", agent_configs: Mapping[str, type[AgentConfig]] | None = None,
+    *, plan_dir: Path | None = None,
 ) -> Plan:
-    """`load_plan` for text already in memory; `file` is the name diagnostics carry."""
+    """`load_plan` for text already in memory; `file` is the name diagnostics carry. With
+    `plan_dir` (the plan file's folder), paths in the plan are checked against the disk too."""
     src, diagnostics = parse(text, file)
     plan: Plan | None = None
     if src.root is None:
@@ -66,6 +68,8 @@ def parse_plan(
         except ValidationError as exc:
             report_validation_error(src, exc, Plan)
         check_plan(src, agent_configs)
+        if plan_dir is not None:
+            check_holdouts(src, plan_dir)
 
     found = _dedupe([*diagnostics, *src.diagnostics])
     if found or plan is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,6 +19,21 @@ GateKind = Literal["command", "python-syntax", "diff-limits"]
 _DIFF_LIMIT_FIELDS = ("max_files", "max_lines", "forbidden")
 
 
+class HoldoutSpec(_Strict):
+    """Acceptance tests the agent never sees: copied in only while their gate runs."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", min_length=1,
+                       description="folder of the hidden tests, outside the workspace; relative to the plan file or absolute")
+    to: str = Field(min_length=1, description="where the gate finds them, relative to the workspace; removed right after the gate")
+    reveal: Literal["ids", "output", "none"] = Field(
+        default="output",
+        description="what a failure tells the agent: failing test ids (ids), ids and their assertion "
+        "messages but never the tests' source (output), or only that the gate failed (none)",
+    )
+
+
 class GateSpec(_Strict):
     name: str = Field(pattern=ID_PATTERN)
     kind: GateKind = "command"
@@ -30,6 +46,7 @@ class GateSpec(_Strict):
     max_files: int | None = Field(default=None, ge=0, description="diff-limits: most files a task may change")
     max_lines: int | None = Field(default=None, ge=0, description="diff-limits: most lines added plus removed")
     forbidden: list[str] = Field(default_factory=list, description="diff-limits: path globs a task must not touch")
+    holdout: HoldoutSpec | None = Field(default=None, description="hidden acceptance tests for this gate (docs/trust.md)")
 
     # A model_post_init, not a model_validator: an after-validator renames this class in
     # pydantic's error locations, which schema_errors relies on to place its messages.
@@ -43,6 +60,8 @@ class GateSpec(_Strict):
             raise ValueError(f"gate {self.name!r} (diff-limits) needs max_files, max_lines or forbidden")
         if self.kind != "diff-limits" and limits:
             raise ValueError(f"gate {self.name!r}: {', '.join(limits)} only apply to kind diff-limits")
+        if self.holdout is not None and self.kind != "command":
+            raise ValueError(f"gate {self.name!r}: `holdout` needs a command gate that runs the hidden tests")
 
 
 GateRef = str | GateSpec
@@ -56,6 +75,11 @@ class Defaults(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=100)
     gates: list[GateRef] = Field(default_factory=list)
     timeout: float = Field(default=1800, gt=0, description="seconds per attempt")
+    may_edit_tests: bool = Field(
+        default=False,
+        description="let tasks change existing tests and the gates' files: the changes are findings "
+        "shown to the reviewer instead of refusals (docs/trust.md)",
+    )
 
 
 class Milestone(_Strict):
@@ -85,6 +109,7 @@ class Task(_Strict):
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     timeout: float | None = Field(default=None, gt=0)
     breakpoint: Literal["before", "after", "never"] = "never"
+    may_edit_tests: bool | None = Field(default=None, description="overrides defaults.may_edit_tests")
 
     @field_validator("deadline", mode="before")
     @classmethod
@@ -126,6 +151,11 @@ class Plan(_Strict):
     agents: dict[str, dict[str, Any]] = Field(default_factory=dict)
     gates: list[GateSpec] = Field(default_factory=list)
     milestones: list[Milestone] = Field(default_factory=list)
+    test_patterns: list[str] = Field(
+        default_factory=list,
+        description="more path globs of test files, beside the built-in ones for Python, JS/TS, Go, "
+        "Rust and Java (docs/trust.md)",
+    )
     tasks: list[Task] = Field(min_length=1)
 
 
@@ -147,10 +177,13 @@ class ResolvedTask(BaseModel):
     max_attempts: int
     timeout: float
     breakpoint: Literal["before", "after", "never"]
+    may_edit_tests: bool = False
+    test_patterns: list[str] = Field(default_factory=list)
 
 
-def resolve_task(plan: Plan, task: Task) -> ResolvedTask:
-    """Fill a task's defaults. Assumes the plan passed validation."""
+def resolve_task(plan: Plan, task: Task, plan_dir: Path | None = None) -> ResolvedTask:
+    """Fill a task's defaults. Assumes the plan passed validation. With `plan_dir`, holdout
+    folders given relative to the plan file become absolute."""
     agent_ref = task.agent if task.agent is not None else plan.defaults.agent
     if agent_ref is None:
         raise ValueError(f"task {task.id} has no agent and the plan has no defaults.agent")
@@ -158,6 +191,8 @@ def resolve_task(plan: Plan, task: Task) -> ResolvedTask:
     named = {g.name: g for g in plan.gates}
     refs = task.gates if task.gates is not None else plan.defaults.gates
     gates = [named[r] if isinstance(r, str) else r for r in refs]
+    if plan_dir is not None:
+        gates = [_absolute_holdout(g, plan_dir) for g in gates]
     return ResolvedTask(
         id=task.id,
         title=task.title or task.id,
@@ -174,7 +209,20 @@ def resolve_task(plan: Plan, task: Task) -> ResolvedTask:
         max_attempts=task.max_attempts or plan.defaults.max_attempts,
         timeout=task.timeout or plan.defaults.timeout,
         breakpoint=task.breakpoint,
+        may_edit_tests=task.may_edit_tests if task.may_edit_tests is not None else plan.defaults.may_edit_tests,
+        test_patterns=list(plan.test_patterns),
     )
+
+
+def holdout_dir(spec: HoldoutSpec, plan_dir: Path) -> Path:
+    return (plan_dir / Path(spec.from_).expanduser()).resolve()
+
+
+def _absolute_holdout(g: GateSpec, plan_dir: Path) -> GateSpec:
+    if g.holdout is None:
+        return g
+    h = g.holdout.model_copy(update={"from_": str(holdout_dir(g.holdout, plan_dir))})
+    return g.model_copy(update={"holdout": h})
 
 
 def _agent(plan: Plan, task: Task, ref: AgentRef) -> tuple[str, dict[str, Any]]:

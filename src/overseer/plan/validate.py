@@ -8,6 +8,7 @@ has no `Plan` object at all, and the user still wants to hear about every other 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -158,3 +159,35 @@ def _check_agent_object(
         config_class.model_validate(plain(obj))
     except ValidationError as exc:
         report_validation_error(src, exc, config_class, path)
+
+
+def check_holdouts(src: Source, plan_dir: Path) -> None:
+    """Each holdout folder exists and lies outside the workspace: the agent works in the
+    workspace, so tests kept there would not be hidden from it."""
+    root = src.root
+    workspace = (plan_dir / (root.get("workspace") if isinstance(root.get("workspace"), str) else ".")).resolve()
+    places: list[Path_] = [("gates", i) for i in range(len(_as_list(root.get("gates"))))]
+    defaults = root.get("defaults")
+    if isinstance(defaults, Mapping):
+        places += [("defaults", "gates", j) for j in range(len(_as_list(defaults.get("gates"))))]
+    for i, task in enumerate(_as_list(root.get("tasks"))):
+        if isinstance(task, Mapping):
+            places += [("tasks", i, "gates", j) for j in range(len(_as_list(task.get("gates"))))]
+    for path in places:
+        gate = src.get(path)
+        holdout = gate.get("holdout") if isinstance(gate, Mapping) else None
+        where = holdout.get("from") if isinstance(holdout, Mapping) else None
+        if not isinstance(where, str) or not where:
+            continue
+        folder = (plan_dir / Path(where).expanduser()).resolve()
+        at = (*path, "holdout", "from")
+        if not folder.is_dir():
+            src.error(at, f"holdout folder {where!r} does not exist (looked for {folder}); "
+                          "create it or fix the path (relative to the plan file)")
+        elif folder == workspace or workspace in folder.parents:
+            src.error(at, f"holdout folder {where!r} is inside the workspace {workspace}, where the "
+                          "agent can read it; move it outside the repository")
+        to = holdout.get("to") if isinstance(holdout, Mapping) else None
+        if isinstance(to, str) and (Path(to).is_absolute() or ".." in Path(to).parts):
+            src.error((*path, "holdout", "to"), f"holdout `to` {to!r} must be a path inside the "
+                                                "workspace, relative to it")

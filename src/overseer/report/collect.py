@@ -145,6 +145,7 @@ def _attempt(
             files=changes, added=sum(c.added for c in changes), removed=sum(c.removed for c in changes)
         ),
         gates=[_gate(g) for g in store.gate_results(a.id)],
+        findings=store.findings(a.id),
         verdict=_verdict(verdict) if verdict is not None else None,
         decision=None if decision is None else DecisionInfo(
             action=decision.action, reasons=decision.reasons, feedback=decision.feedback,

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from overseer.findings import Finding
+
 SCHEMA_VERSION = 1
 
 
@@ -103,6 +105,8 @@ class AttemptReport(BaseModel):
     permission_denials: list[dict[str, Any]] = Field(default_factory=list)
     diff: DiffStat = Field(default_factory=DiffStat)
     gates: list[GateEvidence] = Field(default_factory=list)
+    # What test integrity, holdout gates and unfinished-work detection found (docs/trust.md).
+    findings: list[Finding] = Field(default_factory=list)
     verdict: VerdictInfo | None = None
     decision: DecisionInfo | None = None
     breakpoints: list[BreakpointInfo] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from overseer.errors import StoreError
+from overseer.findings import Finding
 from overseer.gates.result import GateResult, TestCounts
 from overseer.lifecycle import RunState, TaskState, check_task_transition
 from overseer.store import models as m
@@ -62,6 +63,28 @@ class AuditMixin(StoreBase):
                 )
 
         self._write(tx)
+
+    def add_findings(self, attempt_id: str, findings: list[Finding]) -> None:
+        """Replace the attempt's findings: a repeated evidence step leaves one set."""
+
+        def tx(s: Session) -> None:
+            self._attempt(s, attempt_id)
+            s.execute(delete(m.FindingRow).where(m.FindingRow.attempt_id == attempt_id))
+            for i, f in enumerate(findings):
+                s.add(m.FindingRow(attempt_id=attempt_id, position=i, source=f.source, kind=f.kind,
+                                   severity=f.severity, path=f.path, line=f.line,
+                                   message=f.message, fix=f.fix))
+
+        self._write(tx)
+
+    def findings(self, attempt_id: str) -> list[Finding]:
+        def tx(s: Session) -> list[Finding]:
+            rows = s.scalars(select(m.FindingRow).where(m.FindingRow.attempt_id == attempt_id)
+                             .order_by(m.FindingRow.position)).all()
+            return [Finding(source=r.source, kind=r.kind, severity=r.severity,  # type: ignore[arg-type]
+                            path=r.path, line=r.line, message=r.message, fix=r.fix) for r in rows]
+
+        return self._read(tx)
 
     def gate_results(self, attempt_id: str) -> list[GateResult]:
         def tx(s: Session) -> list[GateResult]:

@@ -187,6 +187,23 @@ class GateResultRow(Base):
     timed_out: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class FindingRow(Base):
+    """What an evidence source (integrity, holdout, unfinished work) found in an attempt."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str | None] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text, default="")
+    fix: Mapped[str | None] = mapped_column(Text)
+
+
 class Verdict(Base):
     __tablename__ = "verdicts"
 

@@ -223,11 +223,14 @@ class Store(AuditMixin, RetentionMixin):
     def start_attempt(
         self, run_id: str, task_id: str, n: int, *, prompt: str, agent_name: str,
         agent_type: str, checkpoint_sha: str | None, transcript_path: str | None,
+        shown: int | None = None,
     ) -> str:
         """Record that attempt n of the task started and return its id. Starting it again (the
         engine re-running a step a crash interrupted) resets it instead of adding another: the
         previous run's events, gate results and file changes go, its usage leaves the totals,
-        and `restarts` counts it."""
+        and `restarts` counts it. `shown` is the attempt number people see (default n): a
+        repeat that costs no attempt (a usage-limit wait, an infrastructure retry) gets a record
+        of its own but not a new number."""
         attempt_id = attempt_id_for(run_id, task_id, n)
 
         def tx(s: Session) -> str:
@@ -245,7 +248,7 @@ class Store(AuditMixin, RetentionMixin):
                     )
                 )
             else:
-                for child in (m.Event, m.GateResultRow, m.FileChange):
+                for child in (m.Event, m.GateResultRow, m.FileChange, m.FindingRow):
                     s.execute(delete(child).where(child.attempt_id == attempt_id))
                 a.prompt, a.agent_name, a.agent_type = prompt, agent_name, agent_type
                 a.checkpoint_sha, a.transcript_path = checkpoint_sha, transcript_path
@@ -255,7 +258,7 @@ class Store(AuditMixin, RetentionMixin):
                 a.permission_denials = []
                 a.restarts += 1
                 a.started_at, a.finished_at = utcnow(), None
-            task.attempts = max(task.attempts, n)
+            task.attempts = max(task.attempts, n if shown is None else shown)
             task.agent_name = agent_name
             if a is not None:
                 # Only a restarted attempt had usage to take out; a new one adds nothing yet,

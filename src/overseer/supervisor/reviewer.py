@@ -10,6 +10,7 @@ outcome's error with no verdict — the supervisor never guesses a verdict.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from overseer.agents.base import AgentResult
+from overseer.findings import Finding
 from overseer.gates.result import GateResult
 from overseer.plan.schema import ResolvedTask
 from overseer.supervisor import prompts
@@ -177,12 +179,15 @@ def _gates_text(gates: list[GateResult], agent: AgentResult) -> str:
 
 
 def build_sections(
-    task: ResolvedTask, diff: str, gates: list[GateResult], agent: AgentResult, history: list[str]
+    task: ResolvedTask, diff: str, gates: list[GateResult], agent: AgentResult, history: list[str],
+    findings: Sequence[Finding] = (),
 ) -> tuple[list[Section], list[str]]:
     criteria = "".join(f"- {c}\n" for c in task.acceptance) or "(none given: judge against the task description)\n"
     sections = [
         Section(CRITERIA, "criteria", criteria),
         Section(FAILING_TESTS, "gates", _gates_text(gates, agent)),
+        *([Section(FAILING_TESTS, "findings", "".join(
+            f"- [{f.severity}] {f.source}: {f.text()}\n" for f in findings))] if findings else []),
         Section(DIFF, "diff", diff if diff.strip() else "(the attempt changed no files)\n", "diff"),
         Section(REST, "description", task.prompt),
     ]
@@ -289,14 +294,16 @@ def review(
     *,
     project_dir: Path | None = None,
     max_tokens: int = 1024,
+    findings: Sequence[Finding] = (),
 ) -> ReviewOutcome:
-    """Ask `llm` for a Verdict on one attempt.
+    """Ask `llm` for a Verdict on one attempt. `findings` are what the evidence sources found
+    (test integrity, unfinished work): the reviewer sees them beside the gates.
 
     Raises `LLMUnavailable` when the model cannot be reached (the caller reviews by rules and
     records the reason; `review_or_rules` does exactly that). Every other failure comes back as
     an outcome with `verdict=None` and `error` set.
     """
-    sections, outputs = build_sections(task, diff, gates, agent, history)
+    sections, outputs = build_sections(task, diff, gates, agent, history, findings)
     messages, fitted = fit_prompt(task, sections, outputs, llm, max_tokens=max_tokens,
                                   project_dir=project_dir)
     prompt, raw = _prompt_text(messages), None
@@ -343,11 +350,12 @@ def review_or_rules(
     *,
     project_dir: Path | None = None,
     max_tokens: int = 1024,
+    findings: Sequence[Finding] = (),
 ) -> ReviewOutcome:
     """`review`, but when the LLM is unavailable the rules judge and `fallback` says why."""
     try:
         return review(task, diff, gates, agent, history, llm, project_dir=project_dir,
-                      max_tokens=max_tokens)
+                      max_tokens=max_tokens, findings=findings)
     except LLMUnavailable as e:
         return ReviewOutcome(rules_verdict(gates, agent), None, "", None, [],
                              fallback=f"rules-only review: {e}")

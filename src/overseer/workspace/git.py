@@ -234,6 +234,29 @@ class GitWorkspace:
         )
         return proc.stdout.decode("utf-8", errors="replace")
 
+    def read_at(self, rev: str, paths: list[str]) -> dict[str, str | None]:
+        """The text of each path in commit `rev` (None: not there), in one git process."""
+        if not paths:
+            return {}
+        tree = self._tree_of(rev)
+        query = b"".join(f"{tree}:{p}\n".encode() for p in paths)
+        data = self._git("cat-file", "--batch", input=query).stdout
+        found: dict[str, str | None] = {}
+        pos = 0
+        for p in paths:
+            nl = data.index(b"\n", pos)
+            header = data[pos:nl].split()
+            pos = nl + 1
+            if len(header) < 3:
+                found[p] = None  # "<name> missing": no content follows
+                continue
+            size = int(header[2])
+            body = data[pos:pos + size]
+            pos += size + 1
+            # A tree or a submodule at that path is not a file's text.
+            found[p] = body.decode("utf-8", errors="replace") if header[1] == b"blob" else None
+        return found
+
     def is_dirty_outside(self, since: str, paths_allowed: set[str]) -> list[str]:
         """Paths changed since checkpoint `since` that are not in `paths_allowed` (an entry
         ending in "/" allows everything below it)."""
