@@ -305,6 +305,10 @@ class ArchitectureDecisionRule(BuiltinRule):
     globs: list[str] = Field(default_factory=list)
 
 
+class BreakingTestFailureRule(BuiltinRule):
+    every_attempt: bool = False
+
+
 class ConfidenceTooLowRule(BuiltinRule):
     below: float = Field(default=0.4, ge=0, le=1)
 
@@ -355,9 +359,11 @@ class BreakpointsSettings(_Section):
         ArchitectureDecisionRule, "architecture_decision",
         "Changed files match one of `globs` (a glob without `/` matches a file name at any "
         "depth; `**` spans directories). No globs: never fires.")
-    breaking_test_failure: BuiltinRule = _builtin(
-        BuiltinRule, "breaking_test_failure",
-        "A test that passed before the run fails now (a regression in any gate).")
+    breaking_test_failure: BreakingTestFailureRule = _builtin(
+        BreakingTestFailureRule, "breaking_test_failure",
+        "A test that passed before the run fails now (a regression in any gate). By default "
+        "only on the task's last attempt: with attempts left, overseer retries with the broken "
+        "tests named in the feedback. `every_attempt: true` stops at the first regression.")
     conflicting_solutions: BuiltinRule = _builtin(
         BuiltinRule, "conflicting_solutions",
         "The required gates pass but the reviewer says the task is incomplete. `auto` by "

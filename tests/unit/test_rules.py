@@ -64,7 +64,12 @@ BUILTIN_CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] 
     ("architecture_decision", ARCH, {"files_changed": ["db/migrations/002_users.py"]}, {}),
     ("architecture_decision", ARCH, {"files_changed": ["src/deep/schema.sql"]},
      {"files_changed": ["db/seed.py"]}),
-    ("breaking_test_failure", {}, {"regressions": ["tests/test_a.py::test_x"]}, {}),
+    # By default only on the last attempt: with attempts left, overseer retries with feedback.
+    ("breaking_test_failure", {},
+     {"regressions": ["tests/test_a.py::test_x"], "task": TaskInfo(id="t1", attempt=3, max_attempts=3)},
+     {"regressions": ["tests/test_a.py::test_x"], "task": TaskInfo(id="t1", attempt=2, max_attempts=3)}),
+    ("breaking_test_failure", {"breakpoints": {"breaking_test_failure": {"every_attempt": True}}},
+     {"regressions": ["tests/test_a.py::test_x"]}, {}),
     ("conflicting_solutions", {},
      {"review": ReviewInfo(complete=False, reviewer="smollm2", unmet_criteria=["logs out"])},
      {"review": ReviewInfo(complete=False), "gates_passed": False}),
@@ -141,7 +146,8 @@ def test_severity_and_mode_come_from_config_with_per_rule_defaults() -> None:
     s = settings(breakpoints={"breaking_test_failure": {"mode": "auto"},
                               "confidence_too_low": {"severity": "critical", "enabled": True}})
     hits = {h.name: h for h in evaluate(compile_settings(s),
-                                        ctx(regressions=["t::x"], confidence=0.1))}
+                                        ctx(regressions=["t::x"], confidence=0.1,
+                                                task=TaskInfo(id="t1", attempt=3, max_attempts=3)))}
     assert (hits["breaking_test_failure"].severity, hits["breaking_test_failure"].mode) == (
         "critical", "auto")
     assert (hits["confidence_too_low"].severity, hits["confidence_too_low"].mode) == (
@@ -154,9 +160,9 @@ def test_builtin_messages_say_what_happened() -> None:
     s = settings(**ARCH, **BUDGET)
     hits = {h.name: h.message for h in evaluate(compile_settings(s), ctx(
         regressions=["tests/test_a.py::test_x"], files_changed=["db/migrations/1.py"],
-        cost_usd=CostInfo(task=2.5, run=3.0)))}
+        cost_usd=CostInfo(task=2.5, run=3.0), task=TaskInfo(id="t1", attempt=3, max_attempts=3)))}
     assert hits["breaking_test_failure"] == (
-        "task t1 attempt 1 broke tests that passed before: tests/test_a.py::test_x")
+        "task t1 attempt 3 broke tests that passed before: tests/test_a.py::test_x")
     assert "db/migrations/**, *.sql" in hits["architecture_decision"]
     assert "task cost $2.5 (limit $2)" in hits["budget_exceeded"]
     late = evaluate(compile_settings(s), ctx(agent_status="timeout", decision_action="retry"))

@@ -46,6 +46,9 @@ KINDS: dict[str, KindInfo] = {k.name: k for k in (
     KindInfo("rate_limit_hit", "engine", "info", "auto",
              "the agent hit a usage limit: the task waits for the reset (or switches to a "
              "fallback agent), then resumes the session"),
+    KindInfo("tests_tampered", "engine", "critical", "human",
+             "the task's last attempt still changed the tests or the gates' files; its change "
+             "was reverted (decision.on_tampering: ask)"),
     KindInfo("time_threshold_exceeded", "rule", "warning", "auto",
              "an attempt ran past its time limit (the task's `timeout`): it was stopped and the "
              "task is retried with feedback saying it ran out of time"),
@@ -112,7 +115,10 @@ def builtin_rules(bp: BreakpointsSettings, budgets: BudgetsSettings) -> list[Rul
         globs = ", ".join(bp.architecture_decision.globs)
         add("architecture_decision", f"files_changed.exists(f, f.matches({json.dumps(regex)}))",
             f"task {{task.id}} changed files matching {_lit(globs)}: {{files_changed}}")
-    add("breaking_test_failure", "size(regressions) > 0",
+    # With attempts left, decide() retries with the broken tests named; a person is asked
+    # only when the last attempt still breaks them (unless every_attempt is set).
+    last = "" if bp.breaking_test_failure.every_attempt else " && task.attempt >= task.max_attempts"
+    add("breaking_test_failure", f"size(regressions) > 0{last}",
         "task {task.id} attempt {task.attempt} broke tests that passed before: {regressions}")
     # Only about work the agent finished: a crashed or timed-out attempt is "incomplete" to
     # any reviewer, which is no disagreement with the gates (decide() counts it the same way).

@@ -17,7 +17,7 @@ from pathlib import Path
 from overseer.findings import Finding, Severity
 from overseer.gates.kinds import Change
 from overseer.gates.result import GateResult
-from overseer.integrity import python
+from overseer.integrity import generic, python
 from overseer.integrity.facts import TestFacts
 from overseer.integrity.protected import (
     config_sections,
@@ -41,8 +41,6 @@ class IntegrityPolicy:
 def facts_of(path: str, text: str) -> TestFacts | None:
     if path.endswith(".py"):
         return python.facts(path, text)
-    from overseer.integrity import generic  # line patterns for JS/TS, Go, Rust, Java
-
     return generic.facts(path, text)
 
 
