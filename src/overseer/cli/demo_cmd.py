@@ -6,11 +6,15 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from overseer.cli.output import out
 from overseer.errors import EXIT_OK, OverseerError
+
+if TYPE_CHECKING:
+    from overseer.store import Store
 
 
 def _example_dir() -> Path:
@@ -30,6 +34,20 @@ def _git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *env_user, *args], cwd=repo, check=True, capture_output=True, text=True
     ).stdout
+
+
+def _show_feedback(store: Store, run_id: str) -> None:
+    """What overseer told the agent after each refused attempt: the part of the demo to read."""
+    for a in store.attempts(run_id):
+        d = store.decision(a.id)
+        if d is None or d.action == "proceed" or not d.feedback:
+            continue
+        out.print(f"\nwhat overseer told the agent after attempt {a.n} of {a.task_id}:", markup=False)
+        lines = d.feedback.splitlines()
+        for line in lines[:8]:
+            out.print(f"  | {line}", markup=False)
+        if len(lines) > 8:
+            out.print(f"  | … ({len(lines) - 8} more lines)", markup=False)
 
 
 def demo(
@@ -58,6 +76,7 @@ def demo(
     settings = _settings({}, dest)
     prepared = prepare_run(dest / "plan.yaml", settings, create_repo=False)
     code = _run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose)
+    _show_feedback(prepared.store, prepared.run_id)
     out.print("\ngit log of the demo repository:", markup=False)
     out.print(_git(repo, "log", "--format=  %h %s").rstrip(), markup=False)
     out.print(f"\nstate:   {repo / '.overseer'}  (transcripts, gate output, state.db)", markup=False)
