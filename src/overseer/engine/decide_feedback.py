@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from overseer.agents.base import AgentResult
 from overseer.findings import Finding
-from overseer.gates.failures import failures_in_output
+from overseer.gates.failures import failures_in_output, lines_for
 from overseer.gates.result import GateResult
 from overseer.supervisor.review import Issue, Verdict
 
@@ -28,14 +28,7 @@ def failing_tests(g: GateResult) -> list[str]:
 
 
 def assertion_lines(g: GateResult, test: str) -> list[str]:
-    parsed = failures_in_output(g.output_tail)
-    if test in parsed:
-        return parsed[test]
-    short = test.replace("::", ".").split(".")[-1]
-    for name, lines in parsed.items():
-        if name.replace("::", ".").split(".")[-1] == short:
-            return lines
-    return []
+    return lines_for(failures_in_output(g.output_tail), test)
 
 
 def gate_detail(g: GateResult) -> str:

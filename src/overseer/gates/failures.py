@@ -76,3 +76,15 @@ def _add(lines: list[str], text: str | None) -> None:
 
 def _merge(a: list[str], b: list[str]) -> list[str]:
     return (a + [x for x in b if x not in a])[:ASSERTION_LINES_PER_TEST]
+
+
+def lines_for(found: dict[str, list[str]], test: str) -> list[str]:
+    """The lines `failures_in_output` found for `test`, matched by its full id or, when the
+    runners name it differently (pytest node id vs unittest dotted name), by its short name."""
+    if test in found:
+        return found[test]
+    short = test.replace("::", ".").split(".")[-1]
+    for name, lines in found.items():
+        if name.replace("::", ".").split(".")[-1] == short:
+            return lines
+    return []

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from overseer.gates.failures import failures_in_output
+from overseer.gates.failures import failures_in_output, lines_for
 from overseer.gates.result import GateResult
 from overseer.plan.schema import HoldoutSpec
 
@@ -114,7 +114,7 @@ def reveal(result: GateResult, spec: HoldoutSpec, full_output: str) -> GateResul
     for tid in ids[:MAX_IDS]:
         lines.append(f"- {tid}")
         if spec.reveal == "output":
-            lines.extend(f"    {m}" for m in _message_for(found, tid))
+            lines.extend(f"    {m}" for m in lines_for(found, tid))
     if len(ids) > MAX_IDS:
         lines.append(f"- … and {len(ids) - MAX_IDS} more")
     return result.model_copy(update={"output_tail": "\n".join(lines), "failing_tests": ids})
@@ -136,13 +136,3 @@ def for_baseline(result: GateResult) -> GateResult:
         "failing_tests": [opaque(t) for t in result.failing_tests],
         "output_tail": f"[overseer] holdout gate {result.name} {state} at the baseline{counts}",
     })
-
-
-def _message_for(found: dict[str, list[str]], tid: str) -> list[str]:
-    if tid in found:
-        return found[tid]
-    short = tid.replace("::", ".").split(".")[-1]
-    for name, lines in found.items():
-        if name.replace("::", ".").split(".")[-1] == short:
-            return lines
-    return []

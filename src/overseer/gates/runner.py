@@ -48,13 +48,7 @@ def run_gate(
         return _run_holdout(spec, workdir, output_dir=output_dir, env=env, tail_lines=tail_lines,
                             kill_grace=kill_grace, state=holdout_state)
     if spec.kind != "command":
-        result = _builtin(spec, workdir, changes)
-        if output_dir is not None:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            log_path = output_dir / f"{spec.name}.log"
-            log_path.write_text(result.output_tail + "\n")
-            result.output_file = str(log_path)
-        return result
+        return _logged(_builtin(spec, workdir, changes), output_dir)
     return _run_command(spec, workdir, output_dir=output_dir, env=env, tail_lines=tail_lines,
                         kill_grace=kill_grace)
 
@@ -150,12 +144,18 @@ def _run_holdout(
         if spec.junit:
             (Path(workdir) / (spec.cwd or "") / spec.junit).unlink(missing_ok=True)
     shown = reveal(result, spec.holdout, b"".join(raw).decode("utf-8", errors="replace"))
+    return _logged(shown, output_dir)
+
+
+def _logged(result: GateResult, output_dir: Path | None) -> GateResult:
+    """A gate that has no output stream of its own (a built-in kind, or a holdout gate whose
+    output is cut to what it may reveal) gets its shown text as its log file."""
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
-        log_path = output_dir / f"{spec.name}.log"
-        log_path.write_text(shown.output_tail + "\n")
-        shown.output_file = str(log_path)
-    return shown
+        log_path = output_dir / f"{result.name}.log"
+        log_path.write_text(result.output_tail + "\n")
+        result.output_file = str(log_path)
+    return result
 
 
 def run_gates(
