@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -212,3 +213,49 @@ def test_parse_junit_bare_testsuite_root(tmp_path: Path) -> None:
     assert problem is None and report is not None
     assert report.counts.model_dump() == {"passed": 0, "failed": 0, "skipped": 1, "errors": 1}
     assert report.failing == ["A::one"]
+
+
+def test_pytest_without_junit_counts_from_its_summary(pyproject: Path) -> None:
+    # No junit: the count integrity compares comes from pytest's own summary line.
+    result = run_gate(GateSpec(name="tests", run=f"{PY} -m pytest -p no:cacheprovider --color=yes"), pyproject)
+    assert not result.passed
+    assert result.tests is not None
+    assert result.tests.model_dump() == {"passed": 4, "failed": 1, "skipped": 1, "errors": 1}
+
+
+def test_unittest_gate_counts_skips(tmp_path: Path) -> None:
+    (tmp_path / "test_m.py").write_text(
+        "import unittest\n\n"
+        "class T(unittest.TestCase):\n"
+        "    def test_a(self):\n        self.assertEqual(1, 1)\n\n"
+        "    @unittest.skip('later')\n"
+        "    def test_b(self):\n        self.fail()\n\n"
+        "    @unittest.expectedFailure\n"
+        "    def test_c(self):\n        self.assertEqual(1, 2)\n"
+    )
+    result = run_gate(GateSpec(name="unit", run=f"{PY} -m unittest -v"), tmp_path)
+    assert result.passed, result.output_tail
+    assert result.tests is not None
+    assert result.tests.model_dump() == {"passed": 1, "failed": 0, "skipped": 2, "errors": 0}
+
+
+@pytest.mark.skipif(shutil.which("node") is None and os.environ.get("OVERSEER_REQUIRE_REAL") != "1",
+                    reason="node is not installed")
+def test_node_test_runner_gate_counts(tmp_path: Path) -> None:
+    (tmp_path / "a.test.mjs").write_text(
+        "import test from 'node:test';\nimport assert from 'node:assert';\n"
+        "test('adds', () => assert.equal(1 + 1, 2));\n"
+        "test('later', { skip: true }, () => {});\n"
+        "test('wrong', () => assert.equal(1, 2));\n"
+    )
+    result = run_gate(GateSpec(name="js", run="node --test"), tmp_path)
+    assert not result.passed
+    assert result.tests is not None
+    assert result.tests.model_dump() == {"passed": 1, "failed": 1, "skipped": 1, "errors": 0}
+
+
+def test_timed_out_gate_has_no_counts(tmp_path: Path) -> None:
+    # A summary printed before the kill is not the run's count.
+    spec = GateSpec(name="slow", run="echo '== 3 passed in 0.1s =='; sleep 30", timeout=1)
+    result = run_gate(spec, tmp_path, kill_grace=0.5)
+    assert result.timed_out and result.tests is None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from overseer.gates.counts import counts_from_output
 from overseer.gates.holdout import HoldoutError, holdout_env, placed, reveal
 from overseer.gates.kinds import Change, diff_limits, python_syntax
 from overseer.gates.result import GateResult, TestCounts
@@ -89,7 +90,7 @@ def _run_command(
 
     start = time.monotonic()
     try:
-        code, timed_out, tail = _run(spec.run, cwd, full_env, spec.timeout, kill_grace, log)
+        code, timed_out, tail, truncated = _run(spec.run, cwd, full_env, spec.timeout, kill_grace, log)
     finally:
         if log is not None:
             log.close()
@@ -105,6 +106,10 @@ def _run_command(
         report, problem = parse_junit(junit_path, roots=(cwd, Path(workdir)))
         if problem:
             notes.append(f"[overseer] junit: {problem}")
+    counts = report.counts if report is not None else None
+    if counts is None and not timed_out:
+        # No JUnit report: the runner's own summary line is the count integrity compares.
+        counts = counts_from_output(tail.decode("utf-8", errors="replace"), truncated=truncated)
 
     passed = code == 0 and not timed_out
     if report is not None and (report.counts.failed or report.counts.errors):
@@ -117,7 +122,7 @@ def _run_command(
         passed=passed,
         exit_code=code,
         duration_s=round(duration, 3),
-        tests=report.counts if report else None,
+        tests=counts,
         failing_tests=report.failing if report else [],
         output_tail=_tail_text(tail, tail_lines, notes),
         output_file=output_file,
@@ -183,8 +188,9 @@ def _run(
     timeout: float,
     kill_grace: float,
     log: IO[bytes] | None,
-) -> tuple[int | None, bool, bytes]:
-    """Run `command` under bash in a new session; return (exit code, timed out, output tail)."""
+) -> tuple[int | None, bool, bytes, bool]:
+    """Run `command` under bash in a new session; return (exit code, timed out, output tail,
+    whether the tail is short of the whole output)."""
     proc = subprocess.Popen(
         ["bash", "-c", command],
         cwd=cwd,
@@ -200,6 +206,7 @@ def _run(
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
     buf = bytearray()
+    total = 0
     deadline = time.monotonic() + timeout
     timed_out = False
     term_at: float | None = None  # when the group got SIGTERM
@@ -232,6 +239,7 @@ def _run(
             if log is not None:
                 log.write(chunk)
             buf += chunk
+            total += len(chunk)
             if len(buf) > 2 * _KEEP_BYTES:
                 del buf[:-_KEEP_BYTES]
         if term_at is None and proc.poll() is None:
@@ -254,7 +262,7 @@ def _run(
         # Leftover members that ignored SIGTERM after the command exited normally.
         if killed_at is None:
             _signal_group(proc.pid, signal.SIGKILL)
-    return code, timed_out, bytes(buf[-_KEEP_BYTES:])
+    return code, timed_out, bytes(buf[-_KEEP_BYTES:]), total > _KEEP_BYTES
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
