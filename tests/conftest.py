@@ -67,3 +67,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def backend(store_url: str) -> str:
     return "sqlite" if store_url.startswith("sqlite") else "postgresql"
 
+
+
+@pytest.fixture(autouse=True)
+def reviewer_figures(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Reviewer reliability figures of this test alone: a measurement made on this machine must
+    not change which reviewer a test's run chooses or how much its verdicts weigh."""
+    path = tmp_path_factory.mktemp("figures") / "reviewers.json"
+    monkeypatch.setenv("OVERSEER_REVIEWER_FIGURES", str(path))
+    return path

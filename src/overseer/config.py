@@ -103,11 +103,25 @@ class RunSettings(_Section):
 class SupervisorSettings(_Section):
     """The LLM that reviews each attempt."""
 
-    provider: Literal["auto", "openai-compatible", "anthropic", "embedded", "none"] = Field(
+    provider: Literal[
+        "auto", "openai-compatible", "anthropic", "embedded", "claude-code", "codex", "none"
+    ] = Field(
         default="auto",
         description="Which reviewer to use. `auto`: the configured endpoint, else Ollama on "
-        "127.0.0.1:11434 if it answers, else the embedded model if the `local` extra is "
-        "installed, else `none` (rules-only review).",
+        "127.0.0.1:11434 if it answers, else the embedded model if it has shown signal on the "
+        "false-done corpus (`overseer bench reviewer`), else `none` (rules-only review). "
+        "`claude-code` / `codex`: a fresh read-only session of that installed agent CLI per review.",
+    )
+    binary: str | None = Field(
+        default=None,
+        description="The agent CLI the `claude-code` and `codex` providers run: a name on PATH or "
+        "a path; may use ${VAR}. Unset: `claude` / `codex`.",
+    )
+    pricing: dict[str, dict[Literal["input", "output", "cached_input"], Annotated[float, Field(ge=0)]]] = Field(
+        default_factory=dict,
+        description="For `codex`, which reports tokens only: USD per million tokens per model, as "
+        "in the codex agent's `pricing`, e.g. `{gpt-5.5: {input: 1.25, output: 10}}`. Claude Code "
+        "reports its cost itself.",
     )
     base_url: str | None = Field(
         default=None,
@@ -138,7 +152,7 @@ class SupervisorSettings(_Section):
         gt=0,
         description="The model's context window in tokens; the review prompt is fitted into it. "
         "Unset: 4096 for `embedded` and Ollama, 8192 for other OpenAI-compatible endpoints, "
-        "200000 for `anthropic`.",
+        "200000 for `anthropic`, 32000 for `claude-code` and `codex` (which bill per token).",
     )
     max_output_tokens: int = Field(
         default=1024, gt=0, description="Most tokens the reviewer may answer with."

@@ -21,6 +21,7 @@ from overseer.agents.base import AgentResult
 from overseer.config import SupervisorSettings
 from overseer.gates.result import GateResult, TestCounts
 from overseer.plan.schema import ResolvedTask
+from overseer.supervisor import reliability
 from overseer.supervisor.llm import choose_provider, llama_cpp_installed, smollm2_path
 from overseer.supervisor.providers import Embedded, OpenAICompatible
 from overseer.supervisor.reviewer import review, verdict_schema
@@ -54,13 +55,29 @@ def gguf() -> Path:
     return path
 
 
-def test_auto_chooses_the_installed_embedded_model(gguf: Path) -> None:
+def _dead_ollama() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    llm, reason = choose_provider(SupervisorSettings(), ollama_url=dead)
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_auto_skips_the_installed_smollm2_until_measured_with_signal(
+        gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    figures = tmp_path / "reviewers.json"
+    monkeypatch.setenv(reliability.ENV, str(figures))
+    llm, reason = choose_provider(SupervisorSettings(), ollama_url=_dead_ollama())
+    assert not isinstance(llm, Embedded)
+    assert reason.startswith("auto: chose none, rules-only review (no endpoint configured")
+    assert "embedded SmolLM2-135M-Instruct skipped" in reason and "overseer bench reviewer" in reason
+
+    # Measured here with signal (caught 8 of 10 false claims, held back 1 of 10 true): chosen.
+    reliability.save(reliability.Figures(
+        reviewer="embedded:SmolLM2-135M-Instruct", cases=20, false_claims=10, false_caught=8,
+        true_claims=10, true_held_back=1, seconds_per_review=9.0, measured_at="2026-12-07"), figures)
+    llm, reason = choose_provider(SupervisorSettings(), ollama_url=_dead_ollama())
     assert isinstance(llm, Embedded) and llm.path == gguf
     assert reason.startswith("auto: chose embedded SmolLM2-135M-Instruct (no endpoint configured")
+    assert "caught 8 of 10 false claims" in reason
 
 
 def test_embedded_in_process_gives_a_schema_valid_verdict(gguf: Path) -> None:

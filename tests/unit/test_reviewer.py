@@ -17,11 +17,13 @@ from overseer.config import SupervisorSettings
 from overseer.gates.result import GateResult, TestCounts
 from overseer.plan.schema import ResolvedTask
 from overseer.supervisor import llm as llm_mod
+from overseer.supervisor import reliability
 from overseer.supervisor.llm import (
     LLMUnavailable,
     NoLLM,
     backoff_delay,
     choose_provider,
+    embedded_skip_reason,
     parse_json_object,
 )
 from overseer.supervisor.providers import Anthropic, OpenAICompatible
@@ -430,6 +432,44 @@ def test_auto_chooses_embedded_when_installed(monkeypatch: pytest.MonkeyPatch, t
     assert llm.name == "embedded:SmolLM2-135M-Instruct"
     assert reason == (f"auto: chose embedded SmolLM2-135M-Instruct (no endpoint configured, "
                       f"no Ollama on {host})")
+
+
+def _fig(caught: int, held_back: int) -> reliability.Figures:
+    return reliability.Figures(reviewer="embedded:M", cases=20, false_claims=10, false_caught=caught,
+                               true_claims=10, true_held_back=held_back, seconds_per_review=9.0,
+                               measured_at="2026-12-07")
+
+
+@pytest.mark.parametrize(("fig", "chosen_by_user", "skipped"), [
+    (None, False, "SmolLM2-135M showed no signal"),  # the default model, never measured here
+    (None, True, None),  # a GGUF the user named: naming it is the choice
+    (_fig(8, 1), False, None),  # measured with signal
+    (_fig(8, 1), True, None),
+    (_fig(3, 3), False, "caught 3 of 10 false claims, held back 3 of 10 true ones"),  # no signal
+    (_fig(0, 0), True, "caught 0 of 10"),  # a measurement outranks the naming
+])
+def test_embedded_skip_reason(fig: reliability.Figures | None, chosen_by_user: bool,
+                              skipped: str | None) -> None:
+    why = embedded_skip_reason("M", fig, chosen_by_user=chosen_by_user)
+    if skipped is None:
+        assert why is None
+    else:
+        assert why is not None and skipped in why and "supervisor.provider: embedded" in why
+
+
+def test_auto_skips_the_default_embedded_model_and_says_why(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dead_ollama: str) -> None:
+    gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setattr(llm_mod, "llama_cpp_installed", lambda: True)
+    monkeypatch.setattr(llm_mod, "embedded_model_path", lambda settings: gguf)
+    llm, reason = choose_provider(SupervisorSettings(), ollama_url=dead_ollama)
+    assert isinstance(llm, NoLLM)
+    assert reason.startswith("auto: chose none, rules-only review (no endpoint configured")
+    assert "embedded SmolLM2-135M-Instruct skipped" in reason
+    # The skip reason is what a review records as why the reviewer did not review.
+    with pytest.raises(LLMUnavailable, match="skipped"):
+        llm.complete_json([], {}, max_tokens=1)
 
 
 def test_explicit_embedded_without_the_extra_says_how_to_install(no_embedded: None) -> None:

@@ -1,4 +1,4 @@
-"""The supervisor's LLM: one small protocol, four providers, and the `auto` choice between them.
+"""The supervisor's LLM: one small protocol, six providers, and the `auto` choice between them.
 
 Every provider answers `complete_json(messages, schema)` with a parsed JSON object, or raises:
 - `LLMUnavailable` when the endpoint cannot be used at all (down, timing out, refusing our key,
@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from overseer.config import SupervisorSettings
+from overseer.supervisor import reliability
 from overseer.supervisor.budget import estimate_tokens
 
 Message = dict[str, str]
@@ -76,6 +77,13 @@ class LLM(Protocol):
     def complete_json(
         self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
     ) -> dict[str, Any]: ...
+
+
+def spent_usd(llm: LLM) -> float | None:
+    """What `llm` has cost in the calling thread so far, for providers that report a cost (the
+    agent CLIs: `spent_usd()`); None for the others. A review's cost is the difference."""
+    spent = getattr(llm, "spent_usd", None)
+    return spent() if callable(spent) else None
 
 
 class NoLLM:
@@ -229,12 +237,18 @@ def choose_provider(
 
     `auto`: the configured endpoint (`base_url` set), else Ollama on 127.0.0.1:11434 if it
     answers within half a second and has a model, else the embedded model when llama-cpp-python
-    and a GGUF are installed, else rules-only review. An explicitly named provider that cannot
-    work raises `LLMUnavailable` with a hint.
+    and a GGUF are installed and it is not known to show no signal (`embedded_skip_reason`),
+    else rules-only review. `auto` never picks an agent CLI: those bill per review. An
+    explicitly named provider that cannot work raises `LLMUnavailable` with a hint.
     """
     p = settings.provider
     if p == "none":
         return NoLLM(), "configured: none (rules-only review)"
+    if p in ("claude-code", "codex"):
+        from overseer.supervisor.providers.agent_cli import agent_cli_reviewer
+
+        cli = agent_cli_reviewer(settings)
+        return cli, f"configured: {p}, {cli.describe()}"
     # The SDKs take seconds to import: only when a provider is actually used.
     from overseer.supervisor.providers import Anthropic, Embedded, OpenAICompatible
     if p == "openai-compatible":
@@ -282,10 +296,42 @@ def choose_provider(
         return llm, f"auto: chose Ollama {model} on {host} (no endpoint configured)"
     path = embedded_model_path(settings)
     if llama_cpp_installed() and path is not None:
-        llm = Embedded(path, settings)
-        return llm, f"auto: chose embedded {llm.model_label} ({', '.join(why)})"
+        from overseer.supervisor.providers.embedded import label
+
+        fig = reliability.load(f"embedded:{label(path)}")
+        skip = embedded_skip_reason(label(path), fig, chosen_by_user=bool(settings.embedded_model_path))
+        if skip is None:
+            llm = Embedded(path, settings)
+            measured = f"; {reliability.describe(fig)}" if fig else ""
+            return llm, f"auto: chose embedded {llm.model_label} ({', '.join(why)}{measured})"
+        why.append(skip)
+        reason = f"auto: chose none, rules-only review ({', '.join(why)})"
+        return NoLLM(reason), reason
     why.append(
         "llama-cpp-python not installed" if not llama_cpp_installed() else "no embedded model file"
     )
     reason = f"auto: chose none, rules-only review ({', '.join(why)}; {SMOLLM2_HINT})"
     return NoLLM(reason), reason
+
+
+def embedded_skip_reason(
+    model: str, fig: reliability.Figures | None, *, chosen_by_user: bool
+) -> str | None:
+    """Why `auto` does not review with the embedded `model`, or None when it may.
+
+    A model `auto` would only waste time on is skipped: one measured with no signal on the
+    false-done corpus (weight 0), and the default SmolLM2-135M unless measured otherwise — it
+    holds back or passes everything alike (docs/supervisor.md). A GGUF the user named in
+    `embedded_model_path` and never measured is taken: naming it is the choice.
+    """
+    use = "set supervisor.provider: embedded to use it"
+    if fig is not None:
+        if reliability.weight(fig) > 0:
+            return None
+        return (f"embedded {model} skipped: no signal on the false-done corpus (caught "
+                f"{fig.false_caught} of {fig.false_claims} false claims, held back "
+                f"{fig.true_held_back} of {fig.true_claims} true ones); {use}")
+    if chosen_by_user:
+        return None
+    return (f"embedded {model} skipped: SmolLM2-135M showed no signal on the false-done corpus "
+            f"(docs/supervisor.md; `overseer bench reviewer` measures it here); {use}")

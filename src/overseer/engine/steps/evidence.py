@@ -22,7 +22,7 @@ from overseer.gates import GateResult, baseline_key, regressions
 from overseer.gates.holdout import opaque
 from overseer.gates.runner import run_gates
 from overseer.integrity import IntegrityPolicy, check_integrity, find_placeholders
-from overseer.supervisor.llm import NoLLM
+from overseer.supervisor.llm import NoLLM, spent_usd
 from overseer.supervisor.review import Verdict
 
 
@@ -115,11 +115,15 @@ def review_attempt(
         # Rules only: derived from the gates, so it costs nothing and adds no evidence.
         verdict, error, record = rules_verdict(evidence.gates, result), None, {}
     else:
+        spent_before = spent_usd(llm)
         outcome = review_or_rules(task, ws.diff(base), evidence.gates, result, history, llm,
                                   project_dir=ws.root, findings=evidence.findings)
         verdict, error = outcome.verdict, outcome.error
+        spent_after = spent_usd(llm)
+        # Agent-CLI reviewers bill per review; the others report no cost.
+        cost = None if spent_after is None else round(spent_after - (spent_before or 0.0), 6)
         record = {"prompt": outcome.prompt, "raw": outcome.raw, "omitted": outcome.omitted,
-                  "fallback": outcome.fallback, "cost_usd": getattr(outcome, "cost_usd", None)}
+                  "fallback": outcome.fallback, "cost_usd": cost}
     weight = ctx.reviewer_weight()
     data = {**(verdict.model_dump(mode="json") if verdict else {"complete": None, "reviewer": llm.name}),
             "error": error, "weight": weight, **{k: v for k, v in record.items() if k != "prompt"}}
