@@ -109,7 +109,7 @@ class SupervisorSettings(_Section):
         default="auto",
         description="Which reviewer to use. `auto`: the configured endpoint, else Ollama on "
         "127.0.0.1:11434 if it answers, else the embedded model if it has shown signal on the "
-        "false-done corpus (`python bench/false_done.py --mode reviewer --save`), else `none` (rules-only review). "
+        "false-done corpus (`overseer bench reviewer`), else `none` (rules-only review). "
         "`claude-code` / `codex`: a fresh read-only session of that installed agent CLI per review.",
     )
     binary: str | None = Field(

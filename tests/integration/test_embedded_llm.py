@@ -68,7 +68,7 @@ def test_auto_skips_the_installed_smollm2_until_measured_with_signal(
     llm, reason = choose_provider(SupervisorSettings(), ollama_url=_dead_ollama())
     assert not isinstance(llm, Embedded)
     assert reason.startswith("auto: chose none, rules-only review (no endpoint configured")
-    assert "embedded SmolLM2-135M-Instruct skipped" in reason and "python bench/false_done.py --mode reviewer --save" in reason
+    assert "embedded SmolLM2-135M-Instruct skipped" in reason and "overseer bench reviewer" in reason
 
     # Measured here with signal (caught 8 of 10 false claims, held back 1 of 10 true): chosen.
     reliability.save(reliability.Figures(

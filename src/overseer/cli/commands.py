@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
     from overseer.cli.stats_cmd import stats
 
     app.command("stats")(stats)
+    from overseer.cli.bench_cmd import bench
+
+    app.command("bench")(bench)
     from overseer.cli.prune_cmd import prune
 
     app.command("prune")(prune)

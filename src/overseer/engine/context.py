@@ -50,7 +50,7 @@ class EngineContext:
 
     def reviewer_weight(self) -> float:
         """How much the reviewer's verdicts may count, from its figures measured by
-        `python bench/false_done.py --mode reviewer --save` (supervisor.reliability)."""
+        `overseer bench reviewer` (supervisor.reliability)."""
         llm, _why = self.reviewer()
         if isinstance(llm, NoLLM):
             return 1.0  # a rules-only verdict is derived from the gates and never counted

@@ -409,7 +409,7 @@ def _review_note(ev: AttemptEvidence, verdict: Verdict | None) -> str:
         return f"no reviewer verdict (review failed: {ev.review_error}): decided on the gates alone"
     if ev.verdict is not None and ev.verdict.reviewer != "rules" and ev.reviewer_weight <= 0:
         return (f"reviewer {ev.verdict.reviewer} showed no signal on the false-done corpus "
-                "(python bench/false_done.py --mode reviewer --save): its findings are recorded, not counted; decided on "
+                "(overseer bench reviewer): its findings are recorded, not counted; decided on "
                 "the gates alone")
     if ev.verdict is not None and ev.verdict.reviewer != "rules":
         v = ev.verdict

@@ -334,4 +334,4 @@ def embedded_skip_reason(
     if chosen_by_user:
         return None
     return (f"embedded {model} skipped: SmolLM2-135M showed no signal on the false-done corpus "
-            f"(docs/supervisor.md; `python bench/false_done.py --mode reviewer --save` measures it here); {use}")
+            f"(docs/supervisor.md; `overseer bench reviewer` measures it here); {use}")

@@ -1,4 +1,4 @@
-"""A reviewer's measured reliability on the false-done corpus (`python bench/false_done.py --mode reviewer --save`).
+"""A reviewer's measured reliability on the false-done corpus (`overseer bench reviewer`).
 
 The figures say how often the reviewer alone caught a false "done" and how often it held back
 a true one. decide() weighs the reviewer's verdicts by `weight()`: a reviewer that catches no
@@ -14,7 +14,7 @@ from pathlib import Path
 
 ENV = "OVERSEER_REVIEWER_FIGURES"
 # Never measured: counted in full, scaled by its own confidence as before; a measurement can
-# only take weight away (`python bench/false_done.py --mode reviewer --save`). The gates and integrity checks decide first.
+# only take weight away (`overseer bench reviewer`). The gates and integrity checks decide first.
 PRIOR_WEIGHT = 1.0
 
 
@@ -84,7 +84,7 @@ def weight(fig: Figures | None) -> float:
 def describe(fig: Figures | None, reviewer: str = "") -> str:
     if fig is None:
         return (f"{reviewer or 'reviewer'}: not measured on the false-done corpus (weight "
-                f"{PRIOR_WEIGHT}); run `python bench/false_done.py --mode reviewer --save`")
+                f"{PRIOR_WEIGHT}); run `overseer bench reviewer`")
     return (f"{fig.reviewer}: caught {fig.false_caught} of {fig.false_claims} false claims, held back "
             f"{fig.true_held_back} of {fig.true_claims} true ones, {fig.seconds_per_review:.1f} s per "
             f"review (weight {weight(fig)}, measured {fig.measured_at})")

@@ -1,0 +1,1 @@
+"""Benchmarks that ship with overseer: the false-done corpus (`overseer bench reviewer`)."""
