@@ -75,4 +75,6 @@ def reviewer_figures(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     not change which reviewer a test's run chooses or how much its verdicts weigh."""
     path = tmp_path_factory.mktemp("figures") / "reviewers.json"
     monkeypatch.setenv("OVERSEER_REVIEWER_FIGURES", str(path))
+    # Nor may a test's run join this user's list of repositories with runs (store/known.py).
+    monkeypatch.setenv("XDG_STATE_HOME", str(path.parent / "state"))
     return path

@@ -1,4 +1,5 @@
-"""Layered settings: defaults < user file < ./overseer.yaml < OVERSEER_* env < CLI flags.
+"""Layered settings: defaults < user file < overseer.yaml (beside the plan, then at the
+repository's root) < OVERSEER_* env < CLI flags.
 
 Every value remembers the layer that supplied it, so `overseer config show` can name its source
 and a bad value is reported against the file line, env var or flag it came from. Secrets are
@@ -973,13 +974,23 @@ def _config_error(exc: ValidationError, origins: Mapping[str, _Origin]) -> Confi
 # --------------------------------------------------------------------------- loading
 
 
+def project_files(project_dir: Path, plan_dir: Path | None = None) -> list[Path]:
+    """The project files read, weakest first: the one beside the plan file, then the one at
+    the root of the repository the run works on (which wins where both set a key)."""
+    dirs = [Path(project_dir)]
+    if plan_dir is not None and Path(plan_dir).resolve() != Path(project_dir).resolve():
+        dirs.insert(0, Path(plan_dir))
+    return [d / PROJECT_FILE for d in dirs]
+
+
 def _resolve(
-    project_dir: Path, flags: Mapping[str, Any] | None, env: Mapping[str, str] | None
+    project_dir: Path, flags: Mapping[str, Any] | None, env: Mapping[str, str] | None,
+    plan_dir: Path | None = None,
 ) -> tuple[Settings, dict[str, _Origin]]:
     env = os.environ if env is None else env
     layers = [
         _yaml_layer(user_config_path(env)),
-        _yaml_layer(Path(project_dir) / PROJECT_FILE),
+        *(_yaml_layer(f) for f in project_files(project_dir, plan_dir)),
         _env_layer(env),
         _flags_layer(flags or {}),
     ]
@@ -1000,10 +1011,14 @@ def load_settings(
     project_dir: Path,
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    plan_dir: Path | None = None,
 ) -> Settings:
-    """The effective settings for a project. `flags` maps dotted keys to values (None = not given);
-    `env` defaults to os.environ. Raises ConfigError naming the file/env var/flag and key."""
-    return _resolve(project_dir, flags, env)[0]
+    """The effective settings for a project: `project_dir` is the root of the repository the
+    run works on, `plan_dir` the plan file's directory (see project_files). `flags` maps dotted
+    keys to values (None = not given); `env` defaults to os.environ. Raises ConfigError naming
+    the file/env var/flag and key."""
+    return _resolve(project_dir, flags, env, plan_dir)[0]
 
 
 def _leaves(settings: Settings) -> Iterator[tuple[str, Any]]:
@@ -1026,10 +1041,12 @@ def explain_settings(
     project_dir: Path,
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    plan_dir: Path | None = None,
 ) -> list[ConfigValue]:
     """Every effective setting with its source, secrets redacted, in model order."""
     env = os.environ if env is None else env
-    settings, origins = _resolve(project_dir, flags, env)
+    settings, origins = _resolve(project_dir, flags, env, plan_dir)
     secrets = known_secret_values(env)
     key_env = settings.supervisor.api_key_env
     if key_env and env.get(key_env):
@@ -1108,6 +1125,8 @@ def redact_value(key: str, value: Any) -> Any:
 
 def _is_secret_env(name: str) -> bool:
     upper = name.upper()
+    if upper.endswith("_ENV"):
+        return False  # OVERSEER_SUPERVISOR__API_KEY_ENV holds a variable's name, not its value
     return upper.endswith(_SECRET_ENV_SUFFIXES) or any(w in upper for w in _SECRET_ENV_WORDS)
 
 
@@ -1167,14 +1186,40 @@ def settings_reference_markdown() -> str:
         "1. defaults (below);",
         "2. the user file `$XDG_CONFIG_HOME/overseer/config.yaml` (default "
         "`~/.config/overseer/config.yaml`; `OVERSEER_CONFIG_HOME` names another directory);",
-        f"3. the project file `./{PROJECT_FILE}`;",
+        f"3. the project files: `{PROJECT_FILE}` beside the plan file, then `{PROJECT_FILE}` at the "
+        "root of the repository the run works on, which wins where both set a key (they are one "
+        "file when the plan lies at the repository's root);",
         "4. environment variables `OVERSEER_<SECTION>__<KEY>`, e.g. `OVERSEER_RUN__PARALLEL=4`;",
         "5. command-line flags, e.g. `overseer run --parallel 4`.",
         "",
-        "`overseer config show [--json]` prints every effective value and the layer it came from. "
-        "Secrets are redacted there and in logs: keys naming a key, token, secret, password or "
-        "credential, URL credentials, notification URLs, and the values of secret-looking "
-        "environment variables such as `ANTHROPIC_API_KEY`.",
+        "Every command finds the project files the same way. `overseer run PLAN` reads the file "
+        "beside PLAN and the one at the root of the repository the plan's `workspace:` names, and "
+        "says so when both exist. `resume`, `status`, `approve`, `reject`, `answer`, `cancel` and "
+        "the other commands on a run read the file at the root of the run's repository and the "
+        "one beside the plan the run started from. `worker` and `config show` read the file at the "
+        "root of the repository that holds the current directory (`config show --dir DIR`: "
+        "another one; `config show --plan PLAN`: the plan's too, exactly as `run PLAN` would). "
+        "`database.url` belongs in the repository's file, the user file or the environment: it "
+        "says where the run is found before its plan is known.",
+        "",
+        "**A run keeps the settings it started with.** `run.*`, `decision.*`, `retries.*`, "
+        "`scheduling.*`, `breakpoints.*` and `budgets.*` are recorded with the run, and every "
+        "process that carries it on — `resume`, an `overseer worker`, a replay after a crash — "
+        "decides, schedules, retries and stops at breakpoints by the recorded values, so one "
+        "run never mixes two configurations and the record says what it ran under. A changed "
+        "value applies to the next run. `overseer config show` in the repository of an "
+        "unfinished run lists the recorded values that differ from the current ones. "
+        "`supervisor.*`, `agents.*`, `gates.*`, `notifications.*`, `web.*`, `logging.*` and "
+        "`retention.*` are the settings of the process doing the work: a `resume` reads them "
+        "afresh (notification URLs and keys are never recorded).",
+        "",
+        "`overseer config show [--json]` prints every effective value and the layer it came from; "
+        "it takes `run`'s settings flags (`--parallel`, `--agent`, `--supervisor`, `--mode`) to "
+        "show what they change. Secrets are redacted there and in logs: keys naming a key, token, "
+        "secret, password or credential, URL credentials, notification URLs, the values of "
+        "secret-looking environment variables such as `ANTHROPIC_API_KEY`, and token shapes "
+        "inside any value (`Bearer …`, `sk-…`, `ghp_…`). `api_key_env` names a variable and is "
+        "shown as it is.",
         "",
         "An unknown key or a bad value stops overseer with exit code 2 and a message naming the "
         "file and line (or variable, or flag), the key, and what it expects.",

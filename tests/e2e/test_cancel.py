@@ -50,3 +50,42 @@ tasks:
                                    capture_output=True, text=True).stdout)
     assert st["state"] == "cancelled"
     assert {t["id"]: t["state"] for t in st["tasks"]} == {"one": "cancelled", "two": "cancelled"}
+
+
+def test_cancelling_a_parked_run_closes_its_breakpoints(make_repo, tmp_path):
+    repo = make_repo({"a.txt": "a\n"})
+    (repo / "plan.yaml").write_text(
+        """\
+version: 1
+name: c
+defaults: {agent: sh, timeout: 60}
+agents:
+  sh: {type: shell, command: "echo done > b.txt"}
+tasks:
+  - {id: one, prompt: write b, breakpoint: after}
+"""
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home)
+
+    def overseer(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(overseer_cmd(*args), cwd=repo, env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    parked = overseer("run", "plan.yaml", "--no-wait")
+    assert parked.returncode == 3, parked.stdout + parked.stderr
+    st = json.loads(overseer("status", "--json").stdout)
+    assert [b["state"] for b in st["breakpoints"]] == ["open"]
+
+    res = overseer("cancel", st["run_id"], "--reason", "plan changed")
+    assert res.returncode == 0, res.stdout + res.stderr
+    st = json.loads(overseer("status", "--json").stdout)
+    assert st["state"] == "cancelled"
+    [bp] = st["breakpoints"]
+    assert bp["state"] == "cancelled"
+    stats = json.loads(overseer("stats", "breakpoints", "--json").stdout)
+    assert (stats["open"], stats["cancelled"], stats["resolved"]) == (0, 1, 1)
+    # A closed breakpoint cannot be answered afterwards.
+    late = overseer("approve", bp["id"])
+    assert late.returncode == 2 and "already cancelled" in late.stderr, late.stdout + late.stderr

@@ -70,6 +70,8 @@ tasks:
     assert st["state"] == "completed"
     # max_attempts is 1, yet the task completed: the usage limit cost no attempt.
     assert {t["id"]: t["state"] for t in st["tasks"]} == {"limited": "completed", "other": "completed"}
+    # Nor does `status` count the parked wait as an attempt (docs/agents.md).
+    assert {t["id"]: t["attempts"] for t in st["tasks"]} == {"limited": 1, "other": 1}
     kinds = [(b["kind"], b["state"]) for b in st["breakpoints"]]
     assert kinds == [("rate_limit_hit", "auto")]
     assert "limited: limited" in git(repo, "log", "--format=%s")

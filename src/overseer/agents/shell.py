@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -18,6 +19,39 @@ FINAL_MESSAGE_LINES = 20
 # optional `retry-at: <ISO 8601>` line in its output.
 EXIT_RATE_LIMITED = 75
 _RETRY_AT = re.compile(r"^retry-at:\s*(\S+)\s*$", re.I)
+# A line that is exactly a JSON object of these keys reports usage (docs/agents.md); a command
+# that calls a model several times prints one per call, and they add up.
+USAGE_KEYS = frozenset({"input_tokens", "output_tokens", "cost_usd"})
+
+
+class Usage:
+    """Usage reported on the command's stdout, summed."""
+
+    def __init__(self) -> None:
+        self.input_tokens = self.output_tokens = 0
+        self.cost_usd: float | None = None
+
+    def read(self, line: str) -> dict[str, Any] | None:
+        """Add the usage on line if it is a usage line, and return it."""
+        text = line.strip()
+        if not (text.startswith("{") and text.endswith("}")):
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not data or not set(data) <= USAGE_KEYS:
+            return None
+        tokens = [data.get(k, 0) for k in ("input_tokens", "output_tokens")]
+        cost = data.get("cost_usd")
+        if any(type(t) is not int or t < 0 for t in tokens) or (
+                cost is not None and (type(cost) not in (int, float) or cost < 0)):
+            return None
+        self.input_tokens += tokens[0]
+        self.output_tokens += tokens[1]
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + float(cost)
+        return data
 
 
 class ShellAgentConfig(AgentConfig):
@@ -44,11 +78,18 @@ class ShellAgent:
             "OVERSEER_RUN_ID": ctx.run_id,
             ATTEMPT_ENV: f"{ctx.run_id}/{ctx.task_id}/{ctx.attempt}",
         }
+        usage = Usage()
+
+        def on_line(line: str) -> None:
+            reported = usage.read(line)
+            ctx.on_event(AgentEvent(kind="usage", data=reported) if reported is not None
+                         else AgentEvent(kind="text", data={"text": line}))
+
         outcome = transport_for(self.config.transport).run(
             ["bash", "-c", self.config.command],
             cwd=ctx.workdir,
             env=env,
-            on_line=lambda line: ctx.on_event(AgentEvent(kind="text", data={"text": line})),
+            on_line=on_line,
             timeout=self.config.timeout or ctx.timeout,
             stall_after=self.config.stall_after,
             on_spawn=ctx.on_spawn,
@@ -77,6 +118,9 @@ class ShellAgent:
             exit_code=outcome.exit_code,
             turns=1,
             retry_at=retry_at,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=usage.cost_usd,
         )
         ctx.on_event(AgentEvent(kind="result", data={"status": status, "exit_code": outcome.exit_code}))
         return result

@@ -12,7 +12,7 @@ def _resolve(breakpoint: str, action: str, note: str | None) -> None:
     from overseer.engine.continuation import after_answer
     from overseer.engine.humans import resolve
 
-    run_id, repo, store, settings = _locate(None)
+    run_id, repo, store, settings = _locate(None, breakpoint=breakpoint)
     rec = resolve(store, settings.database_url_for(repo), repo, breakpoint, action, note)
     out.print(f"{rec.id}: {rec.state} (task {rec.task_id}, run {rec.run_id})", markup=False)
     # Never started from here: `overseer resume` after an answer is the documented next step,

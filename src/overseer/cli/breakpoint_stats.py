@@ -10,7 +10,7 @@ from overseer.cli.output import out
 from overseer.cli.stats_cmd import selected_runs, show
 from overseer.engine.breakpoint_stats import load_breakpoint_stats
 
-COLUMNS = ("triggered", "resolved", "auto_resolved", "open", "approved", "rejected", "answered")
+COLUMNS = ("triggered", "resolved", "auto_resolved", "open", "cancelled", "approved", "rejected", "answered")
 
 
 def breakpoint_stats_command(run: str | None, all_runs: bool, as_json: bool) -> None:
@@ -33,7 +33,7 @@ def _print(st: dict[str, Any]) -> None:
     out.print(f"runs: {', '.join(runs) if len(runs) <= 3 else f'{len(runs)} runs'}", markup=False)
     out.print(
         f"breakpoints: {st['triggered']} triggered, {st['resolved']} resolved "
-        f"({st['auto_resolved']} automatically), {st['open']} open; mean time to resolve "
+        f"({st['auto_resolved']} automatically, {st['cancelled']} by a cancel), {st['open']} open; mean time to resolve "
         f"(people): {_duration(st['mean_time_to_resolve_s'])}",
         markup=False,
     )

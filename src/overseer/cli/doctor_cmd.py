@@ -196,8 +196,13 @@ def _check_agent(label: str, obj: dict[str, Any], workspace: Path) -> Iterator[C
     cls = agent_types().get(type_name)
     if cls is None:
         why = broken_agent_types().get(type_name)
-        yield Check(name, "problem", f"agent type failed to load: {why}" if why else "unknown agent type",
-                    "reinstall the package that provides it" if why else "`overseer doctor` lists the known types")
+        if why:
+            yield Check(name, "problem", f"agent type failed to load: {why}", "reinstall the package that provides it")
+        else:
+            from overseer.plan.validate import unknown_type_fix
+
+            fix = unknown_type_fix(type_name, sorted(agent_types())).removeprefix("; ")
+            yield Check(name, "problem", f"unknown agent type '{type_name}'", fix)
         return
     try:
         config = cls.config_class.model_validate(obj)

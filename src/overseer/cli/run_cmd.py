@@ -15,6 +15,7 @@ from rich.table import Table
 
 from overseer.cli.output import err, out
 from overseer.cli.printer import PlainPrinter
+from overseer.cli.run_flags import AGENT, MODE, PARALLEL, PLAIN, SUPERVISOR, settings_flags
 from overseer.config import Settings, load_settings
 from overseer.errors import (
     EXIT_INTERRUPTED,
@@ -25,11 +26,14 @@ from overseer.errors import (
 )
 from overseer.events import subscribe
 from overseer.store import Store
-from overseer.workspace import GitWorkspace
 
 
-def _settings(flags: dict[str, Any], project: Path | None = None) -> Settings:
-    return load_settings(project or Path.cwd(), {k: v for k, v in flags.items() if v is not None})
+def _settings(flags: dict[str, Any], project: Path | None = None, plan_dir: Path | None = None) -> Settings:
+    """Settings as every command resolves them (docs/config.md): the project is the root of the
+    repository at or above `project` (default: the current directory), `plan_dir` the
+    directory of the run's plan file."""
+    root = _git_root(project or Path.cwd()) or (project or Path.cwd())
+    return load_settings(root, {k: v for k, v in flags.items() if v is not None}, plan_dir=plan_dir)
 
 
 NOTIFY_FLUSH_S = 15.0
@@ -94,26 +98,25 @@ def _run_to_end(
 
 def run(
     plan: Path = typer.Argument(..., help="the plan file (YAML)"),
-    parallel: int | None = typer.Option(None, "--parallel", min=1, help="tasks at once"),
-    agent: str | None = typer.Option(None, "--agent", help="use this plan agent for every task"),
-    supervisor: str | None = typer.Option(None, "--supervisor", help="supervisor provider"),
+    parallel: int | None = PARALLEL,
+    agent: str | None = AGENT,
+    supervisor: str | None = SUPERVISOR,
     no_wait: bool = typer.Option(
         False, "--no-wait", help="return (exit 3) when the run is parked waiting for a person; "
         "on PostgreSQL, hand the run to `overseer worker`s and return at once"
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="create .overseer/ and a git repo if missing"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
-    plain: bool = typer.Option(
-        False, "--plain", help="plain progress lines instead of the live view, even in a terminal"
-    ),
+    plain: bool = PLAIN,
+    mode: str | None = MODE,
 ) -> None:
     """Run a plan: drive the agents through its tasks, check and commit each one."""
     from overseer.engine.runner import prepare_run
 
-    settings = _settings(
-        {"run.parallel": parallel, "run.agent": agent, "supervisor.provider": supervisor}, plan.parent
-    )
-    create = yes or _ask_create_repo(plan)
+    repo_dir = _plan_workspace(plan)
+    settings = _settings(settings_flags(parallel, agent, supervisor, mode), repo_dir, plan.parent)
+    _say_which_project_file_wins(repo_dir, plan.parent)
+    create = yes or _ask_create_repo(repo_dir)
     prepared = prepare_run(plan, settings, create_repo=create, agent_override=settings.run.agent)
     out.print(f"run {prepared.run_id}: {plan} in {prepared.repo}", markup=False)
     rec = prepared.store.get_run(prepared.run_id)
@@ -130,40 +133,104 @@ def run(
     )
 
 
-def _ask_create_repo(plan: Path) -> bool:
-    """Ask before `git init`-ing a directory, only when a person is there to answer."""
+def _plan_workspace(plan: Path) -> Path:
+    """The directory the plan's run works in (its `workspace:`, relative to the plan file)."""
     from overseer.engine.runner import agent_configs
     from overseer.plan.load import load_plan
 
     p = load_plan(plan, agent_configs())
-    repo = (plan.parent / (p.workspace or ".")).resolve()
+    return (plan.parent / (p.workspace or ".")).resolve()
+
+
+def _say_which_project_file_wins(repo_dir: Path, plan_dir: Path) -> None:
+    from overseer.config import project_files
+
+    files = [f for f in project_files(_git_root(repo_dir) or repo_dir, plan_dir) if f.is_file()]
+    if len(files) == 2:
+        out.print(f"settings: {files[1]} is read over {files[0]} (where both set a key, "
+                  f"{files[1].name} at the repository's root wins; `overseer config show --plan` "
+                  "shows each value's source)", markup=False)
+
+
+def _ask_create_repo(repo: Path) -> bool:
+    """Ask before `git init`-ing a directory, only when a person is there to answer."""
     if (repo / ".git").exists() or not sys.stdin.isatty():
         return False
     return typer.confirm(f"{repo} is not a git repository. Initialise one?", default=False)
 
 
-def _locate(run: str | None, repo: Path | None = None) -> tuple[str, Path, Store, Settings]:
-    """Find RUN (or the latest run) in the repository at or above the current directory."""
-    ws = GitWorkspace.open(_repo_root(repo or Path.cwd()))
-    settings = _settings({}, ws.root)
-    store = Store.open(settings.database_url_for(ws.root))
-    rec = store.find_run_prefix(run) if run else store.latest_run(str(ws.root))
+Located = tuple[str, Path, Store, Settings]
+
+
+def _locate(run: str | None, repo: Path | None = None, *, breakpoint: str | None = None) -> Located:
+    """Find RUN, or the run of BREAKPOINT, or the latest run: in the repository at or above
+    the current directory, else — for a run or breakpoint named by id, as overseer prints them —
+    in the other repositories this user has run plans in (store/known.py), so a printed
+    command works from wherever it was printed."""
+    from overseer.store.known import known
+
+    here = _git_root(repo or Path.cwd())
+    if here is not None:
+        found = _find_run(here, run, breakpoint, open_new=True)
+        if found is not None:
+            return found
+    if run or breakpoint:
+        for other in known():
+            if other != here:
+                found = _find_run(other, run, breakpoint, open_new=False)
+                if found is not None:
+                    return found
+    what = (f"no breakpoint {breakpoint!r}" if breakpoint else f"no run matching {run!r}" if run
+            else "no runs yet")
+    if here is None:
+        raise OverseerError(
+            f"{what}: {Path.cwd()} is not inside a git repository, and no repository this user "
+            "ran plans in has it",
+            hint="run this from the repository the run worked on (or check the id)",
+        )
+    raise OverseerError(f"{what} in {here}", hint="start one with `overseer run PLAN`")
+
+
+def _find_run(root: Path, run: str | None, breakpoint: str | None, *, open_new: bool) -> Located | None:
+    settings = _settings({}, root)
+    url = settings.database_url_for(root)
+    if not open_new:
+        if not settings.database.url and not (root / ".overseer" / "state.db").is_file():
+            return None
+    try:
+        store = Store.open(url)
+        if breakpoint:
+            bp = store.find_breakpoint(breakpoint)
+            rec = store.get_run(bp.run_id) if bp is not None else None
+        else:
+            rec = store.find_run_prefix(run) if run else store.latest_run(str(root))
+    except OverseerError:
+        if open_new:
+            raise
+        return None  # another repository's store that cannot be read: not where this run is
     if rec is None:
-        what = f"no run matching {run!r}" if run else "no runs yet"
-        raise OverseerError(f"{what} in {ws.root}", hint="start one with `overseer run PLAN`")
-    return rec.id, ws.root, store, settings
+        return None
+    # The run's own plan directory is part of its settings, as it was for `overseer run`.
+    settings = _settings({}, root, Path(rec.plan_path).parent)
+    return rec.id, root, store, settings
 
 
 def _repo_root(start: Path) -> Path:
+    root = _git_root(start)
+    if root is None:
+        raise OverseerError(f"{start} is not inside a git repository",
+                            hint="run this from the repository the run worked on")
+    return root
+
+
+def _git_root(start: Path) -> Path | None:
+    """The root of the git repository at or above start; None outside any."""
+    if not start.is_dir():
+        return None
     proc = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, check=False
     )
-    if proc.returncode != 0:
-        raise OverseerError(
-            f"{start} is not inside a git repository",
-            hint="run this from the repository the run worked on",
-        )
-    return Path(proc.stdout.strip())
+    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
 
 
 def resume(
@@ -172,9 +239,19 @@ def resume(
     no_wait: bool = typer.Option(
         False, "--no-wait", help="return (exit 3) when the run is parked waiting for a person"
     ),
+    plain: bool = PLAIN,
+    mode: str | None = MODE,
 ) -> None:
     """Continue an interrupted run where it stopped."""
     run_id, repo, store, settings = _locate(run)
+    if mode is not None:
+        # Validated like any flag (one clear message), then recorded: the run keeps it.
+        rec = store.get_run(run_id)
+        assert rec is not None
+        settings = _settings({"run.mode": mode}, repo, Path(rec.plan_path).parent)
+        if store.run_mode(run_id) != settings.run.mode:
+            store.set_run_mode(run_id, settings.run.mode)
+            out.print(f"run {run_id}: mode is now {settings.run.mode}", markup=False)
     rec = store.get_run(run_id)
     assert rec is not None
     if rec.state in ("completed", "failed", "cancelled"):
@@ -182,7 +259,8 @@ def resume(
         _print_summary(store.status(run_id))
         raise typer.Exit(EXIT_OK if rec.state == "completed" else EXIT_TASKS_FAILED)
     out.print(f"run {run_id}: resuming", markup=False)
-    raise typer.Exit(_run_to_end(run_id, repo, store, settings, verbose, no_wait))
+    raise typer.Exit(_run_to_end(run_id, repo, store, settings, verbose, no_wait,
+                                 live=False if plain else None))
 
 
 def cancel(

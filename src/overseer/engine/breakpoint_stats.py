@@ -16,7 +16,7 @@ def _mean(xs: list[float]) -> float | None:
 
 
 def _summary(bps: list[BreakpointRecord]) -> dict[str, Any]:
-    by_state = {s: sum(1 for b in bps if b.state == s) for s in (*HUMAN_RESOLUTIONS, "auto", "open")}
+    by_state = {s: sum(1 for b in bps if b.state == s) for s in (*HUMAN_RESOLUTIONS, "auto", "cancelled", "open")}
     # Time to resolve is a person's: auto-resolved breakpoints close in the same step and would
     # only pull the mean towards zero.
     waits = [(b.resolved_at - b.created_at).total_seconds() for b in bps
@@ -26,14 +26,15 @@ def _summary(bps: list[BreakpointRecord]) -> dict[str, Any]:
         "resolved": len(bps) - by_state["open"],
         "auto_resolved": by_state["auto"],
         "open": by_state["open"],
+        "cancelled": by_state["cancelled"],
         **{s: by_state[s] for s in HUMAN_RESOLUTIONS},
         "mean_time_to_resolve_s": _mean(waits),
     }
 
 
 def breakpoint_stats(records: Iterable[BreakpointRecord], runs: list[str]) -> dict[str, Any]:
-    """Totals and per-kind numbers: triggered, resolved, auto_resolved, open, approved,
-    rejected, answered, mean_time_to_resolve_s (people only; None when none resolved)."""
+    """Totals and per-kind numbers: triggered, resolved, auto_resolved, open, cancelled (closed
+    by cancelling their run), approved, rejected, answered, mean_time_to_resolve_s (people only; None when none resolved)."""
     bps = list(records)
     kinds = sorted({b.kind for b in bps})
     return {

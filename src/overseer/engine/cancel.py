@@ -27,5 +27,9 @@ def cancel_run(store: Store, store_url: str, repo: Path, run_id: str, reason: st
         if TaskState(t.state) not in TERMINAL_TASK_STATES:
             store.set_task_state(run_id, t.task_id, TaskState.CANCELLED, reason)
             cancelled.append(t.task_id)
+    # An open breakpoint of a cancelled run can never be answered: close it, or status and
+    # stats would show it waiting for a person for ever.
+    for bp in store.list_breakpoints(run_id, state="open"):
+        store.resolve_breakpoint(bp.id, "cancelled", note=reason, resolved_by="cancel")
     store.set_run_state(run_id, RunState.CANCELLED, error=reason)
     return cancelled

@@ -26,17 +26,27 @@ class EngineContext:
     _workspaces: dict[str, GitWorkspace] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _reviewer: tuple[LLM, str] | None = None
-    _rules: CompiledRules | None = None
+    _rules: dict[str, CompiledRules] = field(default_factory=dict)
     # Merges into the run's branch happen one at a time; the branch update is also a
     # compare-and-swap, which catches writers outside this process.
     merge_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def rules(self) -> CompiledRules:
-        """Breakpoint rules, compiled once per process (native programs, not step data)."""
+    def rules(self, run_id: str | None = None) -> CompiledRules:
+        """The run's breakpoint rules, compiled once per run (native programs, not step data):
+        from the breakpoints and budgets the run recorded when it started — a run keeps its
+        settings, whichever process or worker carries it on — else this process's."""
+        key = run_id or ""
         with self._lock:
-            if self._rules is None:
-                self._rules = compile_settings(self.settings)
-            return self._rules
+            if key not in self._rules:
+                self._rules[key] = compile_settings(self._recorded(run_id))
+            return self._rules[key]
+
+    def _recorded(self, run_id: str | None) -> Settings:
+        run = self.store.get_run(run_id) if run_id else None
+        config = (run.config_json if run else None) or {}
+        sections = {k: config[k] for k in ("breakpoints", "budgets") if k in config}
+        return self.settings.model_copy(update={
+            k: type(getattr(self.settings, k)).model_validate(v) for k, v in sections.items()})
 
     def reviewer(self) -> tuple[LLM, str]:
         """The supervisor LLM, chosen once per process (loading a model is not per attempt)."""

@@ -27,6 +27,7 @@ from overseer.lifecycle import RunState
 from overseer.plan import Plan, resolve_task
 from overseer.plan.load import load_plan
 from overseer.store import Store
+from overseer.store.known import remember
 from overseer.workspace import GitWorkspace
 
 
@@ -87,6 +88,7 @@ def prepare_run(
         plan = plan.model_copy(update={"tasks": [t.model_copy(update={"agent": agent_override}) for t in plan.tasks]})
     resolved = [resolve_task(plan, t, plan_path.resolve().parent) for t in plan.tasks]
     store = open_store(settings, ws.root)
+    remember(ws.root)  # so the commands printed for this run work from any directory
     plan_json = {
         "plan": plan.model_dump(mode="json"),
         "resolved_tasks": [t.model_dump(mode="json") for t in resolved],

@@ -7,14 +7,12 @@ so a spec becomes JSON exactly once, where a workflow starts (`to_wire`), and is
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from overseer.engine.decide import Thresholds
 from overseer.plan.schema import ResolvedTask
-
-Mode = Literal["autopilot", "copilot"]
 
 
 class TaskSpec(ResolvedTask):
@@ -22,7 +20,6 @@ class TaskSpec(ResolvedTask):
 
     worktree: bool = False  # a worktree of its own (the run is parallel)
     parent: str = ""  # the run workflow this task reports to
-    mode: Mode = "autopilot"
     thresholds: Thresholds = Field(default_factory=Thresholds)
     # The highest attempt record of earlier generations (before a rollback): numbering goes on
     # from here, so no record is reused.

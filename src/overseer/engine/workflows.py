@@ -279,14 +279,15 @@ def _human_stop(
         if summary.action == "proceed":
             break
         failures += 1
-    hits = steps.check_rules(run_id, task, n, shown, base, decision, ev.verdict, ev.gates,
-                             ev.findings, ev.agent.status, failures)
+    checked = steps.check_rules(run_id, task, n, shown, base, decision, ev.verdict, ev.gates,
+                                ev.findings, ev.agent.status, failures)
+    hits = checked["hits"]
     action = decision.action
     if action == "escalate" and decision.breakpoint is not None:
         return decision.breakpoint.kind, decision.breakpoint.message
     if action == "proceed" and task.breakpoint == "after":
         return "after_task", f"task {task.id} passed its checks: approve to commit it"
-    if task.mode == "copilot":
+    if checked["mode"] == "copilot":
         # Copilot: a person looks at every attempt; approving keeps overseer's decision,
         # otherwise their note becomes the feedback.
         return "copilot_review", f"attempt {shown} of task {task.id}: overseer would {action} ({decision.reasons[0]})"

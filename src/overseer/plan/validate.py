@@ -140,7 +140,7 @@ def _check_agent_object(
 ) -> None:
     owner = describe(src, path)
     known = sorted(agent_configs) if agent_configs is not None else []
-    listed = f"; known types: {', '.join(known)}" if known else ""
+    listed = _known_types(known)
     kind = obj.get("type")
     if kind is None:
         src.error(path, f"missing required key 'type' in {owner}{listed}", key=True)
@@ -152,13 +152,22 @@ def _check_agent_object(
         return
     config_class = agent_configs.get(kind)
     if config_class is None:
-        fix = suggest(kind, known) or listed or "; no agent types are installed"
-        src.error((*path, "type"), f"unknown agent type '{kind}' in {owner}{fix}")
+        src.error((*path, "type"), f"unknown agent type '{kind}' in {owner}{unknown_type_fix(kind, known)}")
         return
     try:
         config_class.model_validate(plain(obj))
     except ValidationError as exc:
         report_validation_error(src, exc, config_class, path)
+
+
+def _known_types(known: list[str]) -> str:
+    return f"; known types: {', '.join(known)}" if known else ""
+
+
+def unknown_type_fix(kind: str, known: list[str]) -> str:
+    """What follows "unknown agent type 'X'" wherever it is said (validate, doctor): a close
+    match, else the installed types."""
+    return suggest(kind, known) or _known_types(known) or "; no agent types are installed"
 
 
 def check_holdouts(src: Source, plan_dir: Path) -> None:

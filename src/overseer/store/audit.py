@@ -25,7 +25,7 @@ from overseer.store.records import (
     DecisionRecord,
 )
 
-BREAKPOINT_RESOLUTIONS = frozenset({"approved", "rejected", "answered", "auto"})
+BREAKPOINT_RESOLUTIONS = frozenset({"approved", "rejected", "answered", "auto", "cancelled"})
 
 
 def _as_dict(value: dict[str, Any] | BaseModel) -> dict[str, Any]:
@@ -264,7 +264,8 @@ class AuditMixin(StoreBase):
         self, breakpoint_id: str, state: str, *, note: str | None = None,
         resolved_by: str | None = None,
     ) -> BreakpointRecord:
-        """Close a breakpoint (approved | rejected | answered | auto). Repeating the same
+        """Close a breakpoint (approved | rejected | answered | auto | cancelled, when its run
+        is cancelled). Repeating the same
         resolution is a no-op; contradicting an earlier one raises StoreError."""
         if state not in BREAKPOINT_RESOLUTIONS:
             raise StoreError(
@@ -310,8 +311,26 @@ class AuditMixin(StoreBase):
 
         return self._read(tx)
 
+    def find_breakpoint(self, given: str) -> BreakpointRecord | None:
+        """A breakpoint by id or unique id prefix; None when there is none (StoreError when the
+        prefix is ambiguous)."""
+
+        def tx(s: Session) -> BreakpointRecord | None:
+            bp_id = self._matching_breakpoint(s, given)
+            bp = s.get(m.Breakpoint, bp_id) if bp_id else None
+            return BreakpointRecord.of(bp) if bp is not None else None
+
+        return self._read(tx)
+
+    @classmethod
+    def _breakpoint_id(cls, s: Session, given: str) -> str:
+        found = cls._matching_breakpoint(s, given)
+        if found is None:
+            raise StoreError(f"no breakpoint {given!r}", hint="`overseer status` lists them")
+        return found
+
     @staticmethod
-    def _breakpoint_id(s: Session, given: str) -> str:
+    def _matching_breakpoint(s: Session, given: str) -> str | None:
         if s.get(m.Breakpoint, given) is not None:
             return given
         ids = list(
@@ -321,13 +340,9 @@ class AuditMixin(StoreBase):
                 .limit(2)
             )
         )
-        if len(ids) == 1:
-            return ids[0]
-        if not ids:
-            raise StoreError(f"no breakpoint {given!r}", hint="`overseer status` lists them")
-        raise StoreError(
-            f"breakpoint id {given!r} is ambiguous", hint="type more of the id"
-        )
+        if len(ids) > 1:
+            raise StoreError(f"breakpoint id {given!r} is ambiguous", hint="type more of the id")
+        return ids[0] if ids else None
 
     # -- checkpoints, file changes, artifacts ------------------------------------------------
 

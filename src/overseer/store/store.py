@@ -145,6 +145,26 @@ class Store(AuditMixin, RetentionMixin):
 
         self._write(tx)
 
+    def run_mode(self, run_id: str) -> str:
+        """autopilot | copilot, as recorded with the run's settings (run.mode)."""
+
+        def tx(s: Session) -> str:
+            config = s.scalar(select(m.Run.config_json).where(m.Run.id == run_id)) or {}
+            return str((config.get("run") or {}).get("mode") or "autopilot")
+
+        return self._read(tx)
+
+    def set_run_mode(self, run_id: str, mode: str) -> None:
+        """Change the run's recorded mode (`overseer resume --mode`): its next attempts follow it."""
+
+        def tx(s: Session) -> None:
+            run = self._lock_run(s, run_id)
+            config = dict(run.config_json or {})
+            config["run"] = {**(config.get("run") or {}), "mode": mode}
+            run.config_json = config  # a new object, so the change is written
+
+        self._write(tx)
+
     def set_run_dispatch(self, run_id: str, dispatch: str) -> None:
         def tx(s: Session) -> None:
             self._lock_run(s, run_id).dispatch = dispatch
@@ -471,6 +491,8 @@ class Store(AuditMixin, RetentionMixin):
                     {
                         "id": t.task_id,
                         "state": t.state,
+                        # Why it is in that state: a failure's cause, a block's breakpoint.
+                        "reason": t.state_reason,
                         "attempts": t.attempts,
                         "agent": t.agent_name,
                         "cost_usd": t.cost_usd,

@@ -70,9 +70,10 @@ def check_rules(
     run_id: str, task: TaskSpec, n: int, shown: int, base: str, decision: Decision,
     verdict: Verdict | None, gates: list[GateResult], findings: list[Finding], agent_status: str,
     consecutive_failures: int,
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Evaluate the breakpoint rules on attempt `shown` (record n). Auto hits are recorded and
-    resolved here; the hits that want a person are returned for the workflow to ask."""
+    resolved here; returns {"hits": the hits that want a person, for the workflow to ask,
+    "mode": the run's mode now — recorded with the run, changed only by `resume --mode`}."""
     ctx = current()
     aid = attempt_id(run_id, task.id, n)
     # Only what the rule context needs: the run's plan (a large JSON document) is read only
@@ -111,7 +112,7 @@ def check_rules(
         decision_action=decision.action,
         findings=[f.kind for f in findings],
     )
-    hits = evaluate(ctx.rules(), rc)
+    hits = evaluate(ctx.rules(run_id), rc)
     for h in hits:
         if h.mode == "auto":
             bp = breakpoint_id(run_id, task.id, n, h.kind)
@@ -121,7 +122,8 @@ def check_rules(
                                          resolved_by="overseer")
             publish(Event(type="notice", run_id=run_id, task_id=task.id, attempt=n,
                           data={"message": f"rule {h.name} ({h.kind}, auto): {h.message}"}))
-    return [h.model_dump(mode="json") for h in hits if h.mode == "human"]
+    return {"hits": [h.model_dump(mode="json") for h in hits if h.mode == "human"],
+            "mode": ctx.store.run_mode(run_id)}
 
 
 def _task_changes(run_id: str, task_id: str, aid: str, base: str) -> list[tuple[str, int, int]]:

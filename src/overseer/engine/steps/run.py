@@ -53,7 +53,7 @@ def load_run(run_id: str) -> dict[str, Any]:
         scheduling=config.get("scheduling", {}),
         tasks=[TaskSpec.model_validate({
             **plan_tasks[t.task_id], "worktree": run.parallel > 1,
-            "mode": run_cfg.get("mode", "autopilot"), "thresholds": thresholds,
+            "thresholds": thresholds,
             "attempt_offset": numbered.get(t.task_id, 0), "attempts_before": t.attempts,
             "run_retry_limit": limit,
         }) for t in tasks],
