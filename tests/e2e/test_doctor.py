@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def test_shell_agent_whose_command_exists_is_ok(tmp_path: Path, home: Path) -> N
     row = next(line for line in done.stdout.splitlines() if "agent main (shell)" in line)
     assert " ok " in row and "command " in row and "python3" in row and "(local)" in row
     assert "git version" in done.stdout
+    # How agents die with overseer, measured on this machine.
+    row = next(line for line in done.stdout.splitlines() if "agent watchdog" in line)
+    assert " ok " in row and "kill -9" in row and re.search(r"measured: \d+ ms", row), row
     assert "everything needed is in place" in done.stdout
     assert not (tmp_path / ".overseer").exists()  # doctor reports; it creates no state
 

@@ -107,9 +107,11 @@ def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo,
     assert st["state"] == "completed", (st, outs)
     assert {t["id"] for t in st["tasks"] if t["state"] == "completed"} == {"t1", "t2", "t3", "t4"}
     assert _commits_per_task(repo) == {"t1": 1, "t2": 1, "t3": 1, "t4": 1}
-    # The killed worker's task ran again under the restarted w2 (a new pid), and finished.
-    restarted = workers["w2"].pid
-    assert (killed_task, restarted) in _starts(log), (_starts(log), outs)
+    # The killed worker's task ran again, once, after w2 came back: its recovery hands the task
+    # back to the run's queue, and the first free worker — the restarted w2 or w1 — takes it
+    # (DBOS re-enqueues a dead executor's queued workflows; docs/scale-out.md).
+    again = [p for t, p in _starts(log) if t == killed_task][1:]
+    assert len(again) == 1 and again[0] in (workers["w1"].pid, workers["w2"].pid), (_starts(log), outs)
     assert all((repo / f"t{i}.txt").exists() for i in range(1, 5))
     assert not any("Traceback" in o for o in outs.values()), outs
     os.sync()

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ATTEMPT_ENV = "OVERSEER_ATTEMPT_ID"
+from overseer.watchdog import ATTEMPT_ENV, watchdog
+
 # A cancel wakes the runner the moment it is set; this only bounds how long the thread that
 # waits for it outlives an agent that exited on its own. The timeout and stall limits need no
 # periodic look either: the runner sleeps until the nearer of the two.
@@ -131,6 +132,7 @@ def run_process(
     pgid = proc.pid
     with _live_lock:
         _live_groups.add(pgid)
+    watchdog().watch(pgid, env.get(ATTEMPT_ENV, ""))
     on_spawn(pgid)
     tail: deque[str] = deque(maxlen=tail_lines)
     last_output = [time.monotonic()]
@@ -199,6 +201,7 @@ def run_process(
             kill_leftovers(env[ATTEMPT_ENV])
         with _live_lock:
             _live_groups.discard(pgid)
+        watchdog().unwatch(pgid)
     reader.join(timeout=5)
     return ProcessOutcome(
         exit_code=proc.returncode,

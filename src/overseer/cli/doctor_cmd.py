@@ -108,6 +108,18 @@ def _check_web_port(settings: Any) -> Check:
     return Check("web port", "ok", f"{host}:{port} is free for `overseer serve`", required=False)
 
 
+def _check_watchdog() -> Check:
+    from overseer.watchdog import measure
+
+    took = measure()
+    if took is None:
+        return Check("agent watchdog", "problem", "a watched process group outlived its overseer",
+                     "agents may outlive a killed overseer: report this with your OS and Python")
+    return Check("agent watchdog", "ok",
+                 f"agents die with overseer, even by kill -9 (measured: {took * 1000:.0f} ms): a "
+                 "watchdog on a pipe from overseer; over SSH, with the connection")
+
+
 def _probe_models(base_url: str, key: str | None) -> str | None:
     """None when the OpenAI-compatible endpoint answers GET /models, else what went wrong."""
     import httpx
@@ -299,6 +311,7 @@ def run_checks(plan_path: Path | None, project_dir: Path) -> list[Check]:
         checks.append(Check("plan", "note", "no plan given and no plan.yaml here: agents not checked",
                             "overseer doctor --plan PLAN", required=False))
     checks.append(_check_database(settings, repo))
+    checks.append(_check_watchdog())
     checks.append(_check_supervisor(settings))
     checks.append(_check_web_port(settings))
     return checks

@@ -23,6 +23,7 @@ from overseer.gates.holdout import HoldoutError, holdout_env, placed, reveal
 from overseer.gates.kinds import Change, diff_limits, python_syntax
 from overseer.gates.result import GateResult, TestCounts
 from overseer.plan.schema import GateSpec
+from overseer.watchdog import watchdog
 
 TAIL_MAX_BYTES = 8 * 1024
 _KEEP_BYTES = 64 * 1024  # rolling buffer the tail is cut from
@@ -200,6 +201,8 @@ def _run(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    # A gate started during an attempt dies with overseer too, like the agent.
+    watchdog().watch(proc.pid)
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
@@ -262,6 +265,7 @@ def _run(
         # Leftover members that ignored SIGTERM after the command exited normally.
         if killed_at is None:
             _signal_group(proc.pid, signal.SIGKILL)
+        watchdog().unwatch(proc.pid)
     return code, timed_out, bytes(buf[-_KEEP_BYTES:]), total > _KEEP_BYTES
 
 
