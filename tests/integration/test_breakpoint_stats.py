@@ -98,7 +98,7 @@ def test_stats_breakpoints_command(tmp_path: Path) -> None:
 
     res = _cli(repo, home, "stats", "breakpoints", "run-2")
     assert res.returncode == 0, res.stderr
-    assert "2 triggered, 2 resolved (0 automatically), 0 open" in res.stdout
+    assert "2 triggered, 2 resolved (0 automatically, 0 by a cancel), 0 open" in res.stdout
     assert "mean time to resolve (people): 25.5m" in res.stdout  # (3000 + 60) / 2 s
     assert "merge_conflict" in res.stdout and "breaking_test_failure" in res.stdout
 

@@ -631,13 +631,13 @@ def test_status_shape_and_totals(store: Store, run_with_tasks: str) -> None:
     st = store.status(r)
     assert st["run_id"] == r and st["state"] == "waiting"
     assert st["tasks"][0] == {
-        "id": "a", "state": "running", "attempts": 2, "agent": "coder", "cost_usd": None,
-        "input_tokens": 110, "output_tokens": 22,
+        "id": "a", "state": "running", "reason": None, "attempts": 2, "agent": "coder",
+        "cost_usd": None, "input_tokens": 110, "output_tokens": 22,
         "last_decision": {"action": "retry", "reasons": ["gate"]},
     }
     assert [t["id"] for t in st["tasks"]] == ["a", "b", "c"]
     assert all(
-        set(t) == {"id", "state", "attempts", "agent", "cost_usd", "input_tokens",
+        set(t) == {"id", "state", "reason", "attempts", "agent", "cost_usd", "input_tokens",
                    "output_tokens", "last_decision"}
         for t in st["tasks"]
     )
