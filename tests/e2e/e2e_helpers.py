@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +105,50 @@ def run_overseer(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[st
         )
 
     return run
+
+
+URL_WAIT_S = 90  # the server imports the engine before it prints; slow on a loaded machine
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    url: str  # as printed, with ?token=
+    lines: list[str]
+
+    @property
+    def base(self) -> str:
+        return self.url.split("/?", 1)[0]
+
+    @property
+    def token(self) -> str:
+        return self.url.split("token=", 1)[1]
+
+
+@contextmanager
+def serving(repo: Path, env: dict[str, str]) -> Iterator[Served]:
+    """`overseer serve --port 0` in repo until the block ends, then Ctrl-C."""
+    proc = subprocess.Popen(overseer_cmd("serve", "--port", "0"), cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True).start()
+    try:
+        url = None
+        while url is None:
+            try:
+                line = lines.get(timeout=URL_WAIT_S)
+            except queue.Empty:
+                raise AssertionError(f"overseer serve printed no address: {seen}") from None
+            seen.append(line)
+            if line.startswith("open: "):
+                url = line.split(" ", 1)[1].strip()
+        yield Served(proc, url, seen)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

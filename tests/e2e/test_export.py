@@ -205,10 +205,11 @@ def test_planted_secrets_appear_nowhere(finished_run: Run) -> None:
         _no_secrets(text)
         assert "***" in text
     report = json.loads(outputs["json-no-env"])
-    assert "agent key ***" in report["tasks"][0]["attempts"][0]["final_message"]
-    # The record itself still has them (the transcript is the raw evidence): the report scrubs.
+    assert "agent key sk-***[" in report["tasks"][0]["attempts"][0]["final_message"]
+    # The record itself was masked when it was written (no secret at rest), with the same mask.
     run_dir = next((finished_run.repo / ".overseer" / "runs").iterdir())
-    assert ENV_KEY in (run_dir / "double" / "1" / "transcript.jsonl").read_text()
+    transcript = (run_dir / "double" / "1" / "transcript.jsonl").read_text()
+    assert ENV_KEY not in transcript and "agent key sk-***[" in transcript
 
 
 def test_output_file(finished_run: Run, tmp_path: Path) -> None:

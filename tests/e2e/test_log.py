@@ -112,7 +112,7 @@ def test_log_shows_agent_lines_gates_and_decisions(finished: tuple[Path, dict[st
     assert "decision    retry: required gate unit failed" in out
     assert "decision    proceed:" in out
     assert "committed" in out and out.rstrip().endswith("completed")
-    assert SECRET not in out and "key is ***" in out
+    assert SECRET not in out and "key is sk-***[" in out
     lines = out.splitlines()
     # One stream in the order things happened: attempt 1's output, its decision, attempt 2.
     first = next(i for i, x in enumerate(lines) if "did double attempt 1" in x)

@@ -125,3 +125,37 @@ def test_bad_ages_are_one_clear_error(make_repo, run_overseer):
     res = run_overseer("prune", cwd=repo)
     assert res.returncode == 2 and "retention.older_than" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_prune_scrub_masks_what_an_older_run_kept_in_clear(make_repo, run_overseer):
+    """A run stored before overseer scrubbed its writes (its rows and files written here as an
+    older overseer did) is masked in place by `prune --scrub`, and stays readable."""
+    repo = make_repo({"plan.yaml": PLAN, "notes.txt": "start\n"})
+    run_id = _run(run_overseer, repo, "plan.yaml")
+    secret = "old-" + os.urandom(12).hex()
+    db = sqlite3.connect(repo / ".overseer" / "state.db")
+    try:
+        with db:
+            db.execute("update events set data = json_set(data, '$.leak', ?) where attempt_id in "
+                       "(select id from attempts where run_id = ?)", (f"key {secret}", run_id))
+            db.execute("update attempts set prompt = prompt || ? where run_id = ?",
+                       (f"\nDEPLOY_TOKEN={secret}", run_id))
+    finally:
+        db.close()
+    leaked = repo / ".overseer" / "runs" / run_id / "old-transcript.jsonl"
+    leaked.write_text(json.dumps({"text": f"the token is {secret}"}) + "\n")
+
+    res = run_overseer("prune", "--scrub", cwd=repo, env={"DEPLOY_TOKEN": secret})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"run {run_id}: masked secrets in" in res.stdout and "1 file" in res.stdout
+    assert secret.encode() not in (repo / ".overseer" / "state.db").read_bytes()
+    assert secret not in leaked.read_text() and "***[" in leaked.read_text()
+    # It is idempotent, and nothing it rewrote is lost for the readers.
+    again = run_overseer("prune", "--scrub", cwd=repo, env={"DEPLOY_TOKEN": secret})
+    assert "0 rows and 0 files held a secret" in again.stdout, again.stdout
+    report = run_overseer("export", run_id, "-f", "md", cwd=repo)
+    assert report.returncode == 0 and "DEPLOY_TOKEN=***[" in report.stdout
+    assert _events(repo, run_id)
+
+    res = run_overseer("prune", "--scrub", "--dry-run", cwd=repo)
+    assert res.returncode == 2 and "on its own" in res.stderr and "Traceback" not in res.stderr

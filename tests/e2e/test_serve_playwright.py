@@ -100,7 +100,7 @@ def test_approve_in_the_browser_and_watch_the_task_finish(make_repo, tmp_path: P
         form = page.locator(f"form[data-breakpoint='{bp}']")
         expect(form).to_contain_text("after_task")
         expect(page.locator("tr[data-task='first'] [data-state]")).to_have_text("blocked")
-        expect(page.locator("#activity")).to_contain_text("wrote first with key ***")
+        expect(page.locator("#activity")).to_contain_text("wrote first with key sk-***[")
         assert "first: first" not in git(repo, "log", "--format=%s")
         assert SECRET not in page.content()
 

@@ -88,7 +88,7 @@ def test_tool_call_runs_a_command_and_the_key_stays_out_of_events(workspace: Pat
     (call,) = a.of("tool_call")
     assert "echo made-by-command" in call["command"]
     (res,) = a.of("tool_result")
-    assert res["exit_code"] == 0 and "key=***" in res["output"]
+    assert res["exit_code"] == 0 and "key=sk-***[" in res["output"]
     # The command's output went back to the model as the tool result.
     (output,) = tool_outputs(second).values()
     assert "key=" in output

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from overseer.report.render import cell, fence
-from overseer.report.scrub import Scrubber
+from overseer.scrub import Scrubber, masked
 
 
 @pytest.mark.parametrize(
@@ -19,6 +21,9 @@ from overseer.report.scrub import Scrubber
         ("PASSWORD: hunter2hunter2", "hunter2hunter2"),
         ("token=tok_8f7e6d5c", "tok_8f7e6d5c"),
         ("ghp_" + "a1B2" * 9, "a1B2a1B2a1B2"),
+        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlX2hlcmU", "eyJzdWIiOiIxMjM0In0"),
+        ("xoxb-1234567890-abcdefghij", "1234567890-abcdefghij"),
+        ("AIza" + "B" * 35, "B" * 35),
         ("AKIAABCDEFGHIJKLMNOP", "AKIAABCDEFGHIJKLMNOP"),
         ("https://user:pw-s3cret@example.invalid/x", "pw-s3cret"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow"),
@@ -47,8 +52,23 @@ def test_known_values_from_env_and_plan() -> None:
             "resolved_tasks": [{"agent": {"env": {"MY_API_KEY": "other-value-77"}}}]}
     s = Scrubber.for_run(plan, env={"GITHUB_TOKEN": "envvalue-123", "HOME": "/home/me"})
     out = s.text("plain-value-42 other-value-77 envvalue-123 /home/me")
-    assert out == "*** *** *** /home/me"
-    assert s.deep({"a": ["envvalue-123", 3]}) == {"a": ["***", 3]}
+    assert out == f"{masked('plain-value-42')} {masked('other-value-77')} {masked('envvalue-123')} /home/me"
+    assert s.deep({"a": ["envvalue-123", 3]}) == {"a": [masked("envvalue-123"), 3]}
+
+
+def test_a_masked_secret_keeps_a_fingerprint_to_match_leaks_by() -> None:
+    key = "sk-ant-api03-" + "Zq9" * 8
+    one, two = Scrubber().text(f"first {key}"), Scrubber().text(f"again: {key}.")
+    fp = hashlib.sha256(key.removeprefix("sk-ant-").encode()).hexdigest()[:4]
+    assert one == f"first sk-ant-***[{fp}]" and two == f"again: sk-ant-***[{fp}]."
+    other = Scrubber().text("sk-ant-api03-" + "Xy7" * 8)
+    assert other != one.removeprefix("first ")
+
+
+def test_a_scrubber_learns_an_agents_environment() -> None:
+    s = Scrubber()
+    s.learn({"MY_SERVICE_TOKEN": "plain-looking-value", "PATH": "/usr/bin"})
+    assert s.text("got plain-looking-value in /usr/bin") == f"got {masked('plain-looking-value')} in /usr/bin"
 
 
 def test_markdown_helpers_keep_text_inside_blocks() -> None:

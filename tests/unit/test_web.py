@@ -20,6 +20,7 @@ from overseer.engine.humans import RESOLUTION_STATE
 from overseer.errors import OverseerError
 from overseer.lifecycle import RunState, TaskState
 from overseer.plan.schema import ResolvedTask
+from overseer.scrub import Scrubber
 from overseer.store import BreakpointRecord, Store
 from overseer.web import create_app
 from overseer.web.auth import (
@@ -414,7 +415,7 @@ def test_live_feed_sends_nothing_while_nothing_changes(store: Store, run: str) -
 
     store.add_event(attempt, 0, AgentEvent(kind="text", ts=1.0, data={"text": f"key {PLANTED}"}))
     update = feed.poll()
-    assert update is not None and [a["text"] for a in update.activity] == ["key ***"]
+    assert update is not None and [a["text"] for a in update.activity] == [f"key {Scrubber().text(PLANTED)}"]
     assert update.view == before  # only the activity changed
     assert feed.poll() is None
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from overseer.scrub import process_scrubber
 from overseer.watchdog import ATTEMPT_ENV, watchdog
 
 # A cancel wakes the runner the moment it is set; this only bounds how long the thread that
@@ -118,7 +119,10 @@ def run_process(
     stdin_data: bytes | None = None,
     tail_lines: int = 200,
 ) -> ProcessOutcome:
-    """Run argv to completion or until a limit; every output line goes to on_line as it comes."""
+    """Run argv to completion or until a limit; every output line goes to on_line as it comes,
+    with secrets masked (overseer.scrub) — the process's and those of `env`."""
+    scrub = process_scrubber()
+    scrub.learn(env)
     start = time.monotonic()
     proc = subprocess.Popen(
         list(argv),
@@ -140,7 +144,7 @@ def run_process(
     def pump() -> None:
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            line = scrub.text(raw.decode("utf-8", errors="replace").rstrip("\n"))
             last_output[0] = time.monotonic()
             tail.append(line)
             on_line(line)

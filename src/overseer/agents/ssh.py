@@ -45,6 +45,7 @@ from overseer.agents.process import ATTEMPT_ENV, ProcessOutcome
 from overseer.agents.ssh_errors import connect_error, is_transient
 from overseer.agents.transport import SshSpec
 from overseer.errors import OverseerError
+from overseer.scrub import process_scrubber
 
 PGID_MARK = "@@overseer-pgid "
 LOST = "overseer: the ssh connection ended without the command's exit status"
@@ -194,6 +195,7 @@ class SshTransport:
         # kill, and a remote pgid there would name an unrelated local group. Remote leftovers
         # are the watchdog's job (see the module docstring).
         del cwd, on_spawn
+        process_scrubber().learn(env)  # its secret-looking values are masked in what comes back
         return _in_thread(
             lambda: self._run(list(argv), env_to_send(env), env.get(ATTEMPT_ENV, ""), on_line,
                               timeout, stall_after, cancel, stdin_data)
@@ -277,6 +279,7 @@ class SshTransport:
                     if pgid is None and line.startswith(PGID_MARK):
                         pgid = int(line[len(PGID_MARK):])
                         continue
+                    line = process_scrubber().text(line)  # before anything keeps it
                     tail.append(line)
                     on_line(line)
 

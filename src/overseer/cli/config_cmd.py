@@ -57,7 +57,7 @@ def show(
     """Print every setting's effective value and its source, with secrets redacted: exactly what
     `overseer run` with the same flags (and `--plan`) would use."""
     from overseer.cli.run_cmd import _git_root, _plan_workspace
-    from overseer.report.scrub import Scrubber
+    from overseer.scrub import Scrubber
 
     start = Path(".") if project_dir is None else project_dir
     if not start.is_dir():

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from overseer.gates.result import GateResult
-from overseer.report.scrub import Scrubber
 from overseer.report.stream import event_text, gate_summary
+from overseer.scrub import Scrubber
 from overseer.store import AttemptRecord, EventRecord, Store
 from overseer.store.store import TERMINAL_RUN_STATES
 

@@ -1,5 +1,6 @@
 """`overseer prune [--older-than AGE] [--keep N] [--dry-run]`: remove old runs' transcripts and
-artifacts by the `retention` settings (docs/config.md)."""
+artifacts by the `retention` settings (docs/config.md). `overseer prune --scrub` masks secrets
+in what every run of the repository kept, in the store and under .overseer/runs/."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ def prune(
         "retention.keep", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="say what would be removed, remove nothing")] = False,
+    scrub: Annotated[bool, typer.Option(
+        "--scrub", help="remove nothing: mask secrets in what every run kept (runs stored by an "
+        "overseer that did not scrub its writes)")] = False,
 ) -> None:
     """Remove finished runs' transcripts and artifacts; their summaries stay for status and export."""
     from overseer.cli.run_cmd import _repo_root
@@ -50,6 +54,12 @@ def prune(
 
     root = _repo_root(Path.cwd())
     settings = load_settings(root)
+    if scrub:
+        if dry_run or older_than is not None or keep is not None:
+            raise OverseerError("--scrub rewrites every run and removes nothing",
+                                hint="run `overseer prune --scrub` on its own")
+        _scrub_all(root, settings.database_url_for(root))
+        return
     age = _age(older_than, "--older-than") if older_than is not None else _age(
         settings.retention.older_than, "retention.older_than")
     keep_n = settings.retention.keep if keep is None else keep
@@ -92,3 +102,27 @@ def prune(
     out.print(f"{freed} {human_bytes(total_bytes)} ({total_files} files) from {pruned} run"
               f"{'' if pruned == 1 else 's'}; {kept}. Summaries stay: `overseer status RUN`, "
               "`overseer export RUN`", markup=False)
+
+
+def _scrub_all(root: Path, url: str) -> None:
+    from overseer.scrub import Scrubber, scrub_files
+    from overseer.store import Store
+    from overseer.store.retention import run_dir
+
+    store = Store.open(url)
+    try:
+        runs = store.list_runs(str(root))
+        rows = files = 0
+        for run in runs:
+            # This shell's secrets, and those the run's plan handed its agents.
+            scrubber = Scrubber.for_run(run.plan_json)
+            n_rows = store.scrub_run(run.id, scrubber)
+            n_files = len(scrub_files(run_dir(run), scrubber))
+            rows, files = rows + n_rows, files + n_files
+            if n_rows or n_files:
+                out.print(f"run {run.id}: masked secrets in {n_rows} row{'' if n_rows == 1 else 's'} "
+                          f"and {n_files} file{'' if n_files == 1 else 's'}", markup=False)
+    finally:
+        store.close()
+    out.print(f"scrubbed {len(runs)} run{'' if len(runs) == 1 else 's'}: {rows} rows and {files} "
+              "files held a secret; they hold masks now", markup=False)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from dbos import DBOS, DBOSClient, DBOSConfig
 
+from overseer.engine.serializer import ScrubbingSerializer
+
 # Pinned, not DBOS's default source hash: a changed hash would leave interrupted runs of an
 # older overseer un-recovered. Bump it only when workflow code changes incompatibly.
 APPLICATION_VERSION = "overseer-1"
@@ -30,7 +32,8 @@ def system_database_url(store_url: str, repo: Path) -> str:
 def client(store_url: str, repo: Path) -> Iterator[DBOSClient]:
     """A client of the run's workflows for a process that does not launch DBOS (approve,
     pause, cancel from another terminal)."""
-    c = DBOSClient(system_database_url=system_database_url(store_url, repo))
+    c = DBOSClient(system_database_url=system_database_url(store_url, repo),
+                   serializer=ScrubbingSerializer())
     try:
         yield c
     finally:
@@ -57,6 +60,8 @@ def launch(sys_db_url: str, executor_id: str, queues: Sequence[str] | None = ())
         # (DBOS's default, 10 ms, costs ~0.4% of a core doing nothing); 50 ms is still far
         # below what a hand-off or an approval needs.
         "notification_coalesce_sec": 0.05,
+        # What DBOS keeps of inputs and outputs is scrubbed like everything else at rest.
+        "serializer": ScrubbingSerializer(),
     }
     for name in ("dbos", "dbos._logger"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -23,6 +23,7 @@ from overseer.gates.holdout import HoldoutError, holdout_env, placed, reveal
 from overseer.gates.kinds import Change, diff_limits, python_syntax
 from overseer.gates.result import GateResult, TestCounts
 from overseer.plan.schema import GateSpec
+from overseer.scrub import process_scrubber
 from overseer.watchdog import watchdog
 
 TAIL_MAX_BYTES = 8 * 1024
@@ -203,6 +204,7 @@ def _run(
     )
     # A gate started during an attempt dies with overseer too, like the agent.
     watchdog().watch(proc.pid)
+
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
@@ -210,6 +212,17 @@ def _run(
     sel.register(fd, selectors.EVENT_READ)
     buf = bytearray()
     total = 0
+    # Secrets are masked before the output reaches the log file or the tail (overseer.scrub).
+    clean = _LineScrubber(env)
+
+    def keep(data: bytes) -> None:
+        nonlocal total
+        if log is not None:
+            log.write(data)
+        buf.extend(data)
+        total += len(data)
+        if len(buf) > 2 * _KEEP_BYTES:
+            del buf[:-_KEEP_BYTES]
     deadline = time.monotonic() + timeout
     timed_out = False
     term_at: float | None = None  # when the group got SIGTERM
@@ -239,12 +252,8 @@ def _run(
                 continue
             if not chunk:
                 break
-            if log is not None:
-                log.write(chunk)
-            buf += chunk
-            total += len(chunk)
-            if len(buf) > 2 * _KEEP_BYTES:
-                del buf[:-_KEEP_BYTES]
+            keep(clean.feed(chunk))
+        keep(clean.flush())
         if term_at is None and proc.poll() is None:
             # The output closed a moment before the exit status came in (or the command closed
             # its output and went on): wait for its exit, up to its deadline, rather than
@@ -267,6 +276,34 @@ def _run(
             _signal_group(proc.pid, signal.SIGKILL)
         watchdog().unwatch(proc.pid)
     return code, timed_out, bytes(buf[-_KEEP_BYTES:]), total > _KEEP_BYTES
+
+
+class _LineScrubber:
+    """Scrubs output a whole line at a time, so a secret split across two reads is still seen."""
+
+    LONGEST_LINE = 1 << 16  # output without newlines is scrubbed in pieces of this size
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.scrub = process_scrubber()
+        self.scrub.learn(env)
+        self.pending = bytearray()
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.pending += chunk
+        cut = self.pending.rfind(b"\n") + 1
+        if cut == 0 and len(self.pending) < self.LONGEST_LINE:
+            return b""
+        cut = cut or len(self.pending)
+        done, self.pending = bytes(self.pending[:cut]), self.pending[cut:]
+        return self._clean(done)
+
+    def flush(self) -> bytes:
+        done, self.pending = bytes(self.pending), bytearray()
+        return self._clean(done) if done else b""
+
+    def _clean(self, data: bytes) -> bytes:
+        text = data.decode("utf-8", errors="surrogateescape")
+        return self.scrub.text(text).encode("utf-8", errors="surrogateescape")
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

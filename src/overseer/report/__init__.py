@@ -3,12 +3,10 @@
 from overseer.report.collect import collect
 from overseer.report.model import RunReport
 from overseer.report.render import FORMATS, render, render_html, render_json, render_markdown
-from overseer.report.scrub import Scrubber
 
 __all__ = [
     "FORMATS",
     "RunReport",
-    "Scrubber",
     "collect",
     "render",
     "render_html",

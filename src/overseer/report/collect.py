@@ -26,7 +26,7 @@ from overseer.report.model import (
     Totals,
     VerdictInfo,
 )
-from overseer.report.scrub import Scrubber
+from overseer.scrub import Scrubber
 from overseer.store import AttemptRecord, BreakpointRecord, RunRecord, Store, TaskRecord
 
 

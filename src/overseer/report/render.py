@@ -10,7 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from overseer.report.model import RunReport
-from overseer.report.scrub import Scrubber
+from overseer.scrub import Scrubber
 
 FORMATS = ("md", "json", "html")
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from overseer.gates.result import GateResult
-from overseer.report.scrub import Scrubber
+from overseer.scrub import Scrubber
 from overseer.store import AttemptRecord, EventRecord, Store
 from overseer.store.store import TERMINAL_RUN_STATES
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlalchemy.pool import StaticPool
 
 from overseer.errors import StoreError
+from overseer.scrub import process_scrubber
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "overseer_alembic_version"
@@ -70,6 +71,26 @@ def _set_wal(cur: Any) -> None:
             if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+# The run's copy of its plan: an agent's `env` must reach the agent as the plan wrote it (a
+# secret belongs in the environment, `${VAR}` in the plan: then no copy holds it).
+_PLAN_COPY = re.compile(r"\b(plan_json|spec_json)\b")
+_WRITES = ("INSERT", "UPDATE")
+
+
+def scrubbing_writes(engine: Engine) -> Engine:
+    """Every value an INSERT or UPDATE writes goes through the scrubber first (overseer.scrub):
+    the store's one net under all the others, whichever table and code path writes."""
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _scrub(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+               _executemany: bool) -> tuple[str, Any]:
+        if not statement.lstrip()[:6].upper().startswith(_WRITES) or _PLAN_COPY.search(statement):
+            return statement, parameters
+        return statement, process_scrubber().deep(parameters)
+
+    return engine
 
 
 def _sqlite_engine(url: URL, *, immediate: bool) -> Engine:
@@ -124,7 +145,7 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
     parsed = parse_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
-            writer = _sqlite_engine(parsed, immediate=True)
+            writer = scrubbing_writes(_sqlite_engine(parsed, immediate=True))
             if parsed.database in (None, "", ":memory:"):
                 return writer, writer
             return writer, _sqlite_engine(parsed, immediate=False)
@@ -132,7 +153,7 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
         engine = create_engine(
             parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
         )
-        return engine, engine
+        return scrubbing_writes(engine), engine
     except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(f"cannot use database URL {redact(url)!r}: {exc}", hint=_HINT_URL) from exc
 

@@ -4,7 +4,8 @@ removing them — the files under `.overseer/runs/<run>/` and the run's agent ev
 A run's summary rows stay (run, tasks, attempts, gate results, verdicts, decisions, breakpoints)
 and so do each attempt's `result` event, which holds its usage summary: `status` and `export`
 keep working. Each prune is recorded as an artifact of kind `pruned` (path: the directory
-removed).
+removed). `prune --scrub` instead masks secrets in what a run kept from before overseer
+scrubbed everything it wrote.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import JSON, CursorResult, String, Text, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from overseer.errors import StoreError
 from overseer.lifecycle import RunState
+from overseer.scrub import Scrubber
 from overseer.store import models as m
 from overseer.store.base import StoreBase
 from overseer.store.records import RunRecord
@@ -112,5 +114,44 @@ class RetentionMixin(StoreBase):
             ))
             s.add(m.Artifact(run_id=run_id, kind=PRUNED, path=removed_dir))
             return int(gone or 0)
+
+        return self._write(tx)
+
+
+# A run's copy of its plan keeps its agents' `env` as written (see store/db.py).
+_KEPT_COLUMNS = frozenset({"plan_json", "spec_json"})
+
+
+class ScrubMixin(StoreBase):
+    def scrub_run(self, run_id: str, scrub: Scrubber) -> int:
+        """Mask secrets in every text and JSON value the store holds of `run_id` (rows written
+        before the store scrubbed its writes). Returns how many rows changed."""
+
+        def tx(s: Session) -> int:
+            attempts = select(m.Attempt.id).where(m.Attempt.run_id == run_id)
+            changed = 0
+            for table in m.Base.metadata.sorted_tables:
+                cols = table.c
+                if table.name == m.Run.__tablename__:
+                    where = cols["id"] == run_id
+                elif "run_id" in cols:
+                    where = cols["run_id"] == run_id
+                elif "attempt_id" in cols:
+                    where = cols["attempt_id"].in_(attempts)
+                else:
+                    continue
+                keys = list(table.primary_key.columns)
+                values = [c for c in cols if c.name not in _KEPT_COLUMNS and not c.primary_key
+                          and not c.foreign_keys and isinstance(c.type, String | Text | JSON)]
+                if not values:
+                    continue
+                for row in s.execute(select(*keys, *values).where(where)).all():
+                    new = {c.name: scrub.deep(row._mapping[c.name]) for c in values}
+                    new = {k: v for k, v in new.items() if v != row._mapping[k]}
+                    if new:
+                        s.execute(update(table).where(*(k == row._mapping[k.name] for k in keys))
+                                  .values(**new))
+                        changed += 1
+            return changed
 
         return self._write(tx)

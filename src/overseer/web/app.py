@@ -27,7 +27,7 @@ from overseer.engine.continuation import Continuation, after_answer
 from overseer.engine.humans import resolve as resolve_breakpoint
 from overseer.engine.humans import who
 from overseer.errors import OverseerError
-from overseer.report.scrub import Scrubber
+from overseer.scrub import Scrubber
 from overseer.store import BreakpointRecord, RunRecord, Store
 from overseer.web import auth, pages
 from overseer.web.live import LiveFeed, Update

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from overseer.report.scrub import Scrubber
 from overseer.report.stream import LogLine
+from overseer.scrub import Scrubber
 from overseer.store import BreakpointRecord, RunRecord, Store, TaskRecord
 from overseer.store.store import TERMINAL_RUN_STATES
 

@@ -22,6 +22,7 @@ from overseer.engine.steps.human import breakpoint_id
 from overseer.events import Event, publish
 from overseer.gates.holdout import clean_up
 from overseer.lifecycle import TaskState
+from overseer.scrub import process_scrubber, scrub_files
 from overseer.supervisor.prompts import task_prompt
 from overseer.workspace.watch import FileActivity
 
@@ -42,6 +43,7 @@ def prepare_attempt(run_id: str, task: TaskSpec, n: int, shown: int, feedback: s
     ctx.store.add_checkpoint(run_id, task.id, n, ref, sha)
     prompt = task_prompt(task, shown, feedback, ws.root)
     adir = ctx.attempt_dir(run_id, task.id, n)
+    prompt = process_scrubber().text(prompt)  # feedback quotes gate output and people's notes
     (adir / "prompt.md").write_text(prompt)
     aid = ctx.store.start_attempt(
         run_id, task.id, n, prompt=prompt, agent_name=task.agent_name,
@@ -91,7 +93,12 @@ def run_agent(
     seq = [len(ctx.store.list_events(aid))]
     lock = threading.Lock()
 
+    scrub = process_scrubber()
+
     def on_event(ev: AgentEvent) -> None:
+        # Lines are scrubbed as they come; events an adapter builds from elsewhere (a model
+        # API's answers, a tool call's arguments) are scrubbed here, before any copy is kept.
+        ev = ev.model_copy(update={"data": scrub.deep(ev.data)})
         with lock:
             seq[0] += 1
             n_ = seq[0]
@@ -115,6 +122,9 @@ def run_agent(
     # The watcher feeds the live view; the authoritative change list is git's, after the run.
     with FileActivity(ws.root, on_files):
         result = agent.run(rc)
+    result = AgentResult.model_validate(scrub.deep(result.model_dump(mode="json")))
+    # What the agent CLI wrote for itself beside the attempt (its session files, its home).
+    scrub_files(adir.parent)
     partial = finished.with_suffix(".partial")
     partial.write_text(result.model_dump_json())
     partial.replace(finished)  # atomic: a crash leaves the whole result or none

@@ -22,6 +22,7 @@ from overseer.gates import GateResult, baseline_key, regressions
 from overseer.gates.holdout import opaque
 from overseer.gates.runner import run_gates
 from overseer.integrity import IntegrityPolicy, check_integrity, find_placeholders
+from overseer.scrub import process_scrubber, scrub_files
 from overseer.supervisor.llm import NoLLM, spent_usd
 from overseer.supervisor.review import Verdict
 
@@ -71,6 +72,7 @@ def gather_evidence(
     )
     findings += find_placeholders(root=ws.root, before=old.get, changes=changes,
                                   test_patterns=task.test_patterns)
+    scrub_files(out_dir)  # what gates wrote themselves (JUnit XML, reports)
     crash_point("during_gates")
     ctx.store.add_gate_results(aid, results)
     ctx.store.add_findings(aid, findings)
@@ -116,7 +118,10 @@ def review_attempt(
         verdict, error, record = rules_verdict(evidence.gates, result), None, {}
     else:
         spent_before = spent_usd(llm)
-        outcome = review_or_rules(task, ws.diff(base), evidence.gates, result, history, llm,
+        # The diff may hold what the agent wrote of a secret: the reviewer (and its record)
+        # gets it masked, as everything else.
+        diff = process_scrubber().text(ws.diff(base))
+        outcome = review_or_rules(task, diff, evidence.gates, result, history, llm,
                                   project_dir=ws.root, findings=evidence.findings)
         verdict, error = outcome.verdict, outcome.error
         spent_after = spent_usd(llm)
@@ -131,7 +136,8 @@ def review_attempt(
     ctx.store.add_verdict(aid, data)
     if record:
         path = ctx.attempt_dir(run_id, task.id, n) / "review.json"
-        path.write_text(json.dumps({**data, "prompt": record["prompt"]}, indent=2))
+        kept = process_scrubber().deep({**data, "prompt": record["prompt"]})
+        path.write_text(json.dumps(kept, indent=2))
         ctx.store.add_artifact(run_id, "review", str(path), attempt_id=aid)
     publish(Event(type="verdict", run_id=run_id, task_id=task.id, attempt=n, data=data))
     return Review(verdict, error, weight)
