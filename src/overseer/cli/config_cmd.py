@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,8 +14,10 @@ from rich.text import Text
 
 from overseer.cli.output import out
 from overseer.cli.run_flags import AGENT, MODE, PARALLEL, SUPERVISOR, settings_flags
-from overseer.config import ConfigValue, Settings, explain_settings, load_settings
 from overseer.errors import ConfigError, OverseerError
+
+if TYPE_CHECKING:
+    from overseer.config import ConfigValue, Settings
 
 config_app = typer.Typer(
     help="Inspect the effective configuration.",
@@ -72,6 +74,8 @@ def show(
         start = _plan_workspace(plan)
     root = _git_root(start) or start
     flags = {k: v for k, v in settings_flags(parallel, agent, supervisor, mode).items() if v is not None}
+    from overseer.config import explain_settings, load_settings
+
     values = explain_settings(root, flags, plan_dir=plan.parent if plan else None)
     # Token shapes too (a Bearer token inside notifications.command), not only known values.
     scrub = Scrubber.for_run()

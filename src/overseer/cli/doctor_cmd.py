@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 
@@ -216,6 +215,8 @@ def _check_agent(label: str, obj: dict[str, Any], workspace: Path) -> Iterator[C
             fix = unknown_type_fix(type_name, sorted(agent_types())).removeprefix("; ")
             yield Check(name, "problem", f"unknown agent type '{type_name}'", fix)
         return
+    from pydantic import ValidationError
+
     try:
         config = cls.config_class.model_validate(obj)
     except ValidationError as exc:

@@ -8,15 +8,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.table import Table
 
 from overseer.cli.output import err, out
-from overseer.cli.printer import PlainPrinter
 from overseer.cli.run_flags import AGENT, MODE, PARALLEL, PLAIN, SUPERVISOR, settings_flags
-from overseer.config import Settings, load_settings
 from overseer.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -24,8 +22,12 @@ from overseer.errors import (
     EXIT_WAITING,
     OverseerError,
 )
-from overseer.events import subscribe
-from overseer.store import Store
+
+if TYPE_CHECKING:
+    # `--help` and the commands that never open a store import neither SQLAlchemy nor the
+    # settings' pydantic models (tests/unit/test_cli_imports.py).
+    from overseer.config import Settings
+    from overseer.store import Store
 
 
 def _settings(flags: dict[str, Any], project: Path | None = None, plan_dir: Path | None = None) -> Settings:
@@ -33,6 +35,8 @@ def _settings(flags: dict[str, Any], project: Path | None = None, plan_dir: Path
     repository at or above `project` (default: the current directory), `plan_dir` the
     directory of the run's plan file."""
     root = _git_root(project or Path.cwd()) or (project or Path.cwd())
+    from overseer.config import load_settings
+
     return load_settings(root, {k: v for k, v in flags.items() if v is not None}, plan_dir=plan_dir)
 
 
@@ -69,6 +73,9 @@ def _run_to_end(
         live = live_view.usable_terminal()
     if live:
         return live_view.run_with_view(run_id, repo, store, settings, verbose, no_wait)
+    from overseer.cli.printer import PlainPrinter
+    from overseer.events import subscribe
+
     unsubscribe = subscribe(PlainPrinter(verbose=verbose))
     notifier = Notifier(settings.notifications, repo=repo)
     unsubscribe_notifier = notifier.subscribe()
@@ -159,7 +166,7 @@ def _ask_create_repo(repo: Path) -> bool:
     return typer.confirm(f"{repo} is not a git repository. Initialise one?", default=False)
 
 
-Located = tuple[str, Path, Store, Settings]
+Located = tuple[str, Path, "Store", "Settings"]
 
 
 def _locate(run: str | None, repo: Path | None = None, *, breakpoint: str | None = None) -> Located:
@@ -197,6 +204,8 @@ def _find_run(root: Path, run: str | None, breakpoint: str | None, *, open_new: 
     if not open_new:
         if not settings.database.url and not (root / ".overseer" / "state.db").is_file():
             return None
+    from overseer.store import Store
+
     try:
         store = Store.open(url)
         if breakpoint:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from overseer.cli.output import out
 from overseer.cli.run_cmd import _locate
-from overseer.engine.outcomes import compute_stats
 from overseer.errors import OverseerError
-from overseer.store import Store
+
+if TYPE_CHECKING:
+    from overseer.store import Store
 
 
 def stats(
@@ -38,6 +39,8 @@ def stats(
         return breakpoint_stats_command(bp_run, all_runs, as_json)
     if bp_run is not None:
         raise OverseerError(f"unexpected argument {bp_run!r}", hint="overseer stats [RUN|--all]")
+    from overseer.engine.outcomes import compute_stats
+
     store, run_ids = selected_runs(run, all_runs, "overseer stats --all")
     show(compute_stats(store, run_ids), as_json, _print)
 

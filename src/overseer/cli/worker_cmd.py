@@ -11,10 +11,8 @@ from typing import Any
 import typer
 
 from overseer.cli.output import out
-from overseer.cli.printer import PlainPrinter
 from overseer.cli.run_cmd import _exit_now, _settings
 from overseer.errors import EXIT_OK
-from overseer.events import subscribe
 
 
 def worker(
@@ -36,6 +34,9 @@ def worker(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    from overseer.cli.printer import PlainPrinter
+    from overseer.events import subscribe
+
     subscribe(PlainPrinter(verbose=verbose))
     out.print(f"worker {name} (pid {os.getpid()}): taking runs and tasks; stop with Ctrl-C", markup=False)
     serve(settings, Path.cwd(), name, stop)
