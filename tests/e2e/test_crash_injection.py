@@ -3,21 +3,23 @@ reproduces with OVERSEER_CRASH_SEED), each followed by `overseer resume`. After 
 no task completed before the kill ran again, one commit per task, a clean tree, no worktree
 left behind, and no agent alive from before the kill (docs/architecture.md, "Crash safety").
 
-OVERSEER_CRASH_KILLS sets how many runs are tried (default 6); the test prints the kill points."""
+OVERSEER_CRASH_KILLS sets how many runs are tried (default 8); the test prints the kill points."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from e2e_helpers import alive, clean_env, git, overseer_cmd, status_json, wait_for
 
 SEED = int(os.environ.get("OVERSEER_CRASH_SEED", "20261207"))
-KILLS = int(os.environ.get("OVERSEER_CRASH_KILLS", "6"))
+KILLS = int(os.environ.get("OVERSEER_CRASH_KILLS", "8"))
 TASKS = ["a", "b", "c", "d"]
 
 AGENT = """\
@@ -51,23 +53,37 @@ def _agent_lines(log: Path) -> list[tuple[str, int]]:
     return out
 
 
+def _recorded(repo: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The run as the store has it after the kill; no tasks when it was killed before the run
+    was recorded."""
+    res = subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env, capture_output=True,
+                         text=True, timeout=60)
+    if res.returncode != 0:
+        assert "no runs yet" in res.stderr, res.stderr  # anything else is a broken store
+        return {"tasks": []}
+    return dict(json.loads(res.stdout))
+
+
 def _one_kill(make_repo_at, tmp_path: Path, i: int) -> str:
     rng = random.Random(SEED + i)
-    parallel, delay = rng.choice([1, 2]), rng.uniform(0.8, 5.0)
+    # The moment: after the k-th agent start (k = 0: while the run starts up), plus a random
+    # slice of time — so kills land in every phase, on a fast machine or a loaded one alike.
+    parallel, k, extra = rng.choice([1, 2]), rng.randint(0, len(TASKS)), rng.uniform(0.0, 0.8)
     root = tmp_path / f"try{i}"
     root.mkdir()
     repo = make_repo_at(root / "repo", {"tools/agent.sh": AGENT, "plan.yaml": PLAN})
     (root / "home").mkdir()
     log = root / "agent.log"
     env = {**clean_env(root / "home"), "AGENT_LOG": str(log)}
+    moment = f"after agent start {k} + {extra:.2f}s" if k else f"{extra:.2f}s into start-up"
 
     proc = subprocess.Popen(overseer_cmd("run", "plan.yaml", "--plain", "--parallel", str(parallel)),
-                            cwd=repo, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(delay)
+        wait_for(lambda: len(_agent_lines(log)) >= k or proc.poll() is not None, timeout=120)
+        time.sleep(extra)
         if proc.poll() is not None:
-            return f"try {i}: parallel {parallel}, the run ended before {delay:.2f}s (no kill)"
+            return f"try {i}: parallel {parallel}, the run ended before {moment} (no kill)"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -77,7 +93,7 @@ def _one_kill(make_repo_at, tmp_path: Path, i: int) -> str:
 
     before = _agent_lines(log)
     wait_for(lambda: not any(alive(pid) for _, pid in before), timeout=1.0)
-    state = status_json(repo, env) if (repo / ".overseer" / "state.db").exists() else {"tasks": []}
+    state = _recorded(repo, env)
     done_before = {t["id"] for t in state["tasks"] if t["state"] == "completed"}
     runs_before = {t: sum(1 for x, _ in before if x == t) for t in TASKS}
 
@@ -89,7 +105,7 @@ def _one_kill(make_repo_at, tmp_path: Path, i: int) -> str:
     else:
         res = subprocess.run(overseer_cmd("resume", "--plain"), cwd=repo, env=env,
                              capture_output=True, text=True, timeout=300)
-    where = f"try {i} (seed {SEED + i}, parallel {parallel}, kill at {delay:.2f}s)"
+    where = f"try {i} (seed {SEED + i}, parallel {parallel}, killed {moment})"
     assert res.returncode == 0, f"{where}: {res.stdout}{res.stderr}"
 
     after = _agent_lines(log)
