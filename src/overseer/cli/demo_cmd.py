@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -50,6 +50,20 @@ def _show_feedback(store: Store, run_id: str) -> None:
             out.print(f"  | … ({len(lines) - 8} more lines)", markup=False)
 
 
+def _say_reviewer(settings: Any) -> None:
+    """Which reviewer judged the demo, and the one command that adds the local model."""
+    from overseer.supervisor.llm import LLMUnavailable, NoLLM, choose_provider, llama_cpp_installed
+
+    try:
+        llm, why = choose_provider(settings.supervisor)
+    except LLMUnavailable as exc:
+        why, llm = str(exc), NoLLM()
+    out.print(f"reviewer: {why}", markup=False)
+    if isinstance(llm, NoLLM) and not llama_cpp_installed():
+        out.print("  the gates and test integrity decided; to add the embedded local reviewer, "
+                  "in this checkout: make local-model", markup=False)
+
+
 def demo(
     keep: Path | None = typer.Option(None, "--dir", help="where to put the scratch copy"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
@@ -81,4 +95,5 @@ def demo(
     out.print(_git(repo, "log", "--format=  %h %s").rstrip(), markup=False)
     out.print(f"\nstate:   {repo / '.overseer'}  (transcripts, gate output, state.db)", markup=False)
     out.print(f"inspect: cd {repo} && overseer status", markup=False)
+    _say_reviewer(settings)
     raise typer.Exit(code if code != EXIT_OK else EXIT_OK)
