@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import signal
@@ -235,6 +236,7 @@ def test_env_reaches_the_command_but_never_a_command_line(
             (remote_wd / "go").touch()
 
     command = (
+        'printf "%s" "$OVERSEER_TEST_SECRET" | sha256sum | cut -c1-64; '
         'printf "%s|%s|%s\\n" "$OVERSEER_TEST_SECRET" "${OVERSEER_TEST_LOCAL_ONLY-unset}" '
         '"$OVERSEER_TEST_QUOTES"; echo ready; while [ ! -f go ]; do sleep 0.05; done'
     )
@@ -243,7 +245,10 @@ def test_env_reaches_the_command_but_never_a_command_line(
         stall_after=HANG,
     )
     assert out.exit_code == 0, out
-    assert lines == [f"{secret}|unset|it's \"$x\"", "2", "ready"]
+    # The secret reached the command (its digest says so), and what came back has it masked.
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    assert lines[0] == digest and lines[1].startswith("sk-***[") and secret not in "".join(lines)
+    assert lines[1].endswith("|unset|it's \"$x\"") and lines[2:] == ["2", "ready"]
     assert seen_in_cmdline == []
     assert secret not in (sshd.root / "sshd.log").read_text(errors="replace")
     assert not [p.name for p in remote_wd.iterdir() if p.name.startswith(".overseer-")]

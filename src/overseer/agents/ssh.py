@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 
 import asyncssh
 
+from overseer.agents import ssh_sync
 from overseer.agents.process import ATTEMPT_ENV, ProcessOutcome
 from overseer.agents.ssh_errors import connect_error, is_transient
 from overseer.agents.transport import SshSpec
@@ -50,6 +51,8 @@ from overseer.scrub import process_scrubber
 PGID_MARK = "@@overseer-pgid "
 LOST = "overseer: the ssh connection ended without the command's exit status"
 UNREACHABLE = "overseer: the ssh host could not be reached"
+NOT_BACK = "overseer: the agent's changes could not be brought back from the ssh host"
+SYNC_TIMEOUT = 300.0  # a first sync of a large repository sends its whole history
 CONNECT_TIMEOUT = 15.0
 # Exit code of the setup channel when the remote workdir cannot be entered.
 NO_WORKDIR = 97
@@ -194,12 +197,70 @@ class SshTransport:
         # on_spawn is not called: it records a *local* process group that a resumed run may
         # kill, and a remote pgid there would name an unrelated local group. Remote leftovers
         # are the watchdog's job (see the module docstring).
-        del cwd, on_spawn
+        del on_spawn
         process_scrubber().learn(env)  # its secret-looking values are masked in what comes back
+        # An attempt's command works on the attempt's tree (ssh_sync); a probe (doctor) does not.
+        attempt = env.get(ATTEMPT_ENV, "")
+        sync_root = Path(cwd) if self.spec.sync and attempt and ssh_sync.is_git_tree(Path(cwd)) else None
         return _in_thread(
-            lambda: self._run(list(argv), env_to_send(env), env.get(ATTEMPT_ENV, ""), on_line,
-                              timeout, stall_after, cancel, stdin_data)
+            lambda: self._run(list(argv), env_to_send(env), attempt, on_line,
+                              timeout, stall_after, cancel, stdin_data, sync_root)
         )
+
+    async def _push(self, conn: asyncssh.SSHClientConnection, root: Path, tag: str) -> ssh_sync.Snapshot:
+        """Bring the remote clone to the local working tree (ssh_sync)."""
+        snap = ssh_sync.snapshot(root, tag)
+        try:
+            await self._push_snapshot(conn, snap, tag)
+        except BaseException:
+            ssh_sync.forget(snap)
+            raise
+        return snap
+
+    async def _push_snapshot(self, conn: asyncssh.SSHClientConnection, snap: ssh_sync.Snapshot, tag: str) -> None:
+        where = f"remote workdir {self.spec.workdir} on {self.spec.host}"
+        probe = await conn.run(shlex.join(["sh", "-c", ssh_sync.PROBE_SCRIPT, "overseer-probe",
+                                           self.spec.workdir, snap.head or "", snap.sha]), check=False)
+        code, said = probe.exit_status, str(probe.stdout or "").split()
+        if code == NO_WORKDIR:
+            raise OverseerError(f"{where} cannot be entered",
+                                hint="create it there as a clone of the repository (git clone URL DIR)")
+        if code == ssh_sync.NOT_A_CLONE:
+            raise OverseerError(f"{where} is not a git clone: the agent's changes could not come back",
+                                hint=f"on {self.spec.host}: git clone <this repository> {self.spec.workdir}")
+        if code == ssh_sync.FOREIGN_CHANGES:
+            shown = "; ".join(str(probe.stdout or "").splitlines()[:5])
+            raise OverseerError(
+                f"{where} has changes overseer did not make ({shown}): syncing would discard them",
+                hint="commit, stash or discard them there; from then on overseer resets it to each attempt's tree")
+        if code != 0:
+            raise OverseerError(f"{where}: checking the clone failed (exit {code}): "
+                                f"{str(probe.stderr or '').strip()[:200]}")
+        data = None if "snapshot" in said else ssh_sync.bundle(snap, tag, remote_has_head="head" in said)
+        proc = await conn.create_process(shlex.join(
+            ["sh", "-c", ssh_sync.PUSH_SCRIPT, "overseer-push", self.spec.workdir, snap.sha,
+             "1" if data is not None else ""]), encoding=None)
+        if data is not None:
+            proc.stdin.write(data)
+        proc.stdin.write_eof()
+        done = await asyncio.wait_for(proc.wait(check=False), timeout=SYNC_TIMEOUT)
+        if done.exit_status != 0:
+            err = (done.stderr or b"").decode(errors="replace").strip()[:300] if isinstance(done.stderr, bytes) else ""
+            raise OverseerError(f"{where}: bringing it to the attempt's tree failed (exit {done.exit_status}): {err}",
+                                hint="check the remote clone (git status there) and its free disk space")
+
+    async def _pull(self, conn: asyncssh.SSHClientConnection, snap: ssh_sync.Snapshot, tag: str) -> None:
+        """Bring what the agent changed in the remote clone into the local working tree."""
+        done = await asyncio.wait_for(conn.run(shlex.join(
+            ["sh", "-c", ssh_sync.PULL_SCRIPT, "overseer-pull", self.spec.workdir]), encoding=None, check=False),
+            timeout=SYNC_TIMEOUT)
+        if done.exit_status == ssh_sync.UNCHANGED:
+            return
+        if done.exit_status != 0 or not isinstance(done.stdout, bytes):
+            err = done.stderr.decode(errors="replace").strip()[:300] if isinstance(done.stderr, bytes) else ""
+            raise OverseerError(f"collecting the agent's changes in {self.spec.workdir} on {self.spec.host} "
+                                f"failed (exit {done.exit_status}): {err}")
+        ssh_sync.apply_result(snap, tag, done.stdout)
 
     async def _put(self, conn: asyncssh.SSHClientConnection, name: str, data: bytes) -> None:
         # The content travels on stdin; only the file name is on the command line.
@@ -233,6 +294,7 @@ class SshTransport:
         stall_after: float,
         cancel: threading.Event | None,
         stdin_data: bytes | None,
+        sync_root: Path | None = None,
     ) -> ProcessOutcome:
         start = time.monotonic()
         tag = secrets.token_hex(8)
@@ -259,6 +321,7 @@ class SshTransport:
             return ProcessOutcome(exit_code=None, ended_by="exit", duration_s=time.monotonic() - start,
                                   tail=[line])
         async with opened as conn:
+            snap = await self._push(conn, sync_root, tag) if sync_root is not None else None
             await self._put(conn, env_name, env_file_text(env))
             if stdin_data is not None:
                 await self._put(conn, in_name, stdin_data)
@@ -318,6 +381,18 @@ class SshTransport:
             if exit_code is None and ended_by == "exit" and (not tail or tail[-1] != LOST):
                 tail.append(LOST)
                 on_line(LOST)
+            if snap is not None:
+                try:
+                    if not tail or tail[-1] != LOST:
+                        await self._pull(conn, snap, tag)
+                except (OverseerError, asyncssh.Error, OSError, TimeoutError) as exc:
+                    # The work is not in the local tree: an infrastructure failure, retried.
+                    line = f"{NOT_BACK}: {getattr(exc, 'message', None) or exc}"
+                    tail.append(line)
+                    on_line(line)
+                    exit_code = None
+                finally:
+                    ssh_sync.forget(snap)
         return ProcessOutcome(
             exit_code=exit_code, ended_by=ended_by, duration_s=time.monotonic() - start,
             tail=list(tail),

@@ -24,7 +24,10 @@ class SshSpec(BaseModel):
     user: str | None = None
     key: str | None = Field(default=None, description="private key file")
     known_hosts: str | None = Field(default=None, description="known_hosts file; default ~/.ssh/known_hosts")
-    workdir: str = Field(description="the workspace on the remote host")
+    workdir: str = Field(description="the workspace on the remote host: a clone of the repository")
+    sync: bool = Field(default=True, description=(
+        "bring the remote clone to each attempt's tree before it and its changes back after it "
+        "(agents/ssh_sync.py); false only where both hosts share the workspace's disk"))
 
 
 class SshTransportSpec(BaseModel):
