@@ -47,6 +47,10 @@ def register(app: typer.Typer) -> None:
 
     app.command("log")(report_cmd.log)
     app.command("export")(report_cmd.export)
+    from overseer.cli import show_cmd
+
+    app.command("show")(show_cmd.show)
+    app.command("diff")(show_cmd.diff)
     from overseer.cli.serve_cmd import serve
 
     app.command("serve")(serve)

@@ -24,6 +24,7 @@ from overseer.gates.holdout import clean_up
 from overseer.lifecycle import TaskState
 from overseer.scrub import process_scrubber, scrub_files
 from overseer.supervisor.prompts import task_prompt
+from overseer.workspace.refs import checkpoint_ref
 from overseer.workspace.watch import FileActivity
 
 RATE_LIMIT_BACKOFF_S = 60.0
@@ -38,7 +39,7 @@ def prepare_attempt(run_id: str, task: TaskSpec, n: int, shown: int, feedback: s
     ws = ctx.task_workspace(run_id, task.id)
     set_state(run_id, task.id, TaskState.RUNNING)
     _remove_holdouts(run_id, task.id, n)
-    ref = f"refs/overseer/{run_id}/{task.id}/{n}"
+    ref = checkpoint_ref(run_id, task.id, n)
     sha = ws.checkpoint(ref)
     ctx.store.add_checkpoint(run_id, task.id, n, ref, sha)
     prompt = task_prompt(task, shown, feedback, ws.root)

@@ -25,6 +25,7 @@ from overseer.integrity import IntegrityPolicy, check_integrity, find_placeholde
 from overseer.scrub import process_scrubber, scrub_files
 from overseer.supervisor.llm import NoLLM, spent_usd
 from overseer.supervisor.review import Verdict
+from overseer.workspace.refs import end_ref
 
 
 @dataclass
@@ -42,6 +43,8 @@ def gather_evidence(
     ctx = current()
     aid = attempt_id(run_id, task.id, n)
     ws = ctx.task_workspace(run_id, task.id)
+    # The tree the attempt left, kept for `overseer show` / `diff` whatever happens to it next.
+    ws.checkpoint(end_ref(run_id, task.id, n))
     changes = ws.changes(checkpoint)
     ctx.store.add_file_changes(aid, [(c.path, c.status, c.added, c.removed) for c in changes])
     out_dir = ctx.attempt_dir(run_id, task.id, n) / "gates"
