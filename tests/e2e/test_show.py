@@ -8,7 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from e2e_helpers import clean_env, git, overseer_cmd
+import httpx
+from e2e_helpers import clean_env, git, overseer_cmd, serving
 
 AGENT = """\
 import os
@@ -81,6 +82,8 @@ def test_show_and_diff_of_each_attempt(make_repo, tmp_path: Path) -> None:
     assert [g["passed"] for g in view["attempt"]["gates"]] == [True]
     assert [b["id"] for b in view["attempt"]["breakpoints"]] == [bp["id"]]
 
+    _web_pages(repo, env, st["run_id"], bp["id"])
+
     # A person's note on attempt 2 is on attempt 3's page, verbatim.
     rej = _cli(repo, env, "reject", bp["id"], "--note", "name the test case too, please")
     assert rej.returncode == 0, rej.stdout + rej.stderr
@@ -103,3 +106,30 @@ def test_show_and_diff_of_each_attempt(make_repo, tmp_path: Path) -> None:
     assert _cli(repo, env, "resume").returncode == 0
     assert "+    return a + b" in git(repo, "show", "--format=", "HEAD")
     assert git(repo, "status", "--porcelain") == ""
+
+
+def _web_pages(repo: Path, env: dict[str, str], run_id: str, bp_id: str) -> None:
+    """The same attempt in `overseer serve`: linked from the task row and the breakpoint card."""
+    with serving(repo, env) as s, httpx.Client(base_url=s.base, follow_redirects=True, timeout=30) as web:
+        run_page = web.get(f"/runs/{run_id}?token={s.token}").text
+        assert f'href="/runs/{run_id}/tasks/add"' in run_page  # the task row
+        card = run_page.split(f'data-breakpoint="{bp_id}"', 1)[1].split("</form>", 1)[0]
+        assert "1 file" in card and "+1" in card and "−1" in card and "✓ unit" in card
+        assert f'href="/runs/{run_id}/tasks/add/attempts/2">review the change' in card
+
+        first = web.get(f"/runs/{run_id}/tasks/add/attempts/1")
+        assert first.status_code == 200
+        page = first.text
+        assert 'name="viewport"' in page  # phone width
+        assert '<span class="del">-    raise NotImplementedError</span>' in page
+        assert '<span class="add">+    return a - b  # attempt one</span>' in page
+        assert 'data-gate="unit"' in page and "AssertionError: -1 != 5" in page and ">failed<" in page
+        assert "decision: <span class=\"state retry\">retry</span>" in page
+        assert "implement add" in page  # the prompt, behind a toggle
+
+        last = web.get(f"/runs/{run_id}/tasks/add").text
+        assert "<code>add#2</code>" in last and "answer it" in last
+        data = web.get(f"/api/runs/{run_id}/tasks/add/attempts/2").json()
+        assert data["attempt"]["n"] == 2 and "+    return a + b" in data["diff"]
+        missing = web.get(f"/runs/{run_id}/tasks/nope")
+        assert missing.status_code == 404 and "no task" in missing.text

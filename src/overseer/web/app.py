@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -27,11 +27,12 @@ from overseer.engine.continuation import Continuation, after_answer
 from overseer.engine.humans import resolve as resolve_breakpoint
 from overseer.engine.humans import who
 from overseer.errors import OverseerError
+from overseer.report.attempt_view import AttemptView, attempt_view
 from overseer.scrub import Scrubber
 from overseer.store import BreakpointRecord, RunRecord, Store
 from overseer.web import auth, pages
 from overseer.web.live import LiveFeed, Update
-from overseer.web.view import runs_view
+from overseer.web.view import diff_files, diff_page, runs_view
 
 POLL_S = 0.5
 PING_S = 15
@@ -183,6 +184,30 @@ def create_app(
             continuation = notices.get(notice["id"]) or carry_on(run_id, False).message
         return page(request, "run.html.j2", view=view, activity=update.activity, csrf=csrf,
                     notice=notice, continuation=continuation, max_lines=ACTIVITY_KEPT)
+
+    def attempt_page_view(run_id: str, task_id: str, n: int | None) -> AttemptView:
+        find_run(run_id)
+        try:
+            return attempt_view(store, run_id, repo, task_id, n)
+        except OverseerError as exc:
+            raise WebError(404, exc.message, exc.hint or "the run page links every task") from None
+
+    @app.get("/runs/{run_id}/tasks/{task_id}", response_class=HTMLResponse)
+    def task_page(request: Request, run_id: str, task_id: str,
+                  files_page: int = Query(1, alias="page")) -> HTMLResponse:
+        return attempt_page(request, run_id, task_id, None, files_page)
+
+    @app.get("/runs/{run_id}/tasks/{task_id}/attempts/{n}", response_class=HTMLResponse)
+    def attempt_page(request: Request, run_id: str, task_id: str, n: int | None,
+                     files_page: int = Query(1, alias="page")) -> HTMLResponse:
+        v = attempt_page_view(run_id, task_id, n)
+        files, pages = diff_page(diff_files(v.diff), files_page)
+        return page(request, "attempt.html.j2", v=v.model_dump(mode="json"), files=files, pages=pages,
+                    page=min(max(files_page, 1), pages))
+
+    @app.get("/api/runs/{run_id}/tasks/{task_id}/attempts/{n}")
+    def attempt_json(run_id: str, task_id: str, n: int) -> dict[str, Any]:
+        return attempt_page_view(run_id, task_id, n).model_dump(mode="json")
 
     @app.get("/api/runs/{run_id}")
     def run_json(run_id: str) -> dict[str, Any]:

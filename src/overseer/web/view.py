@@ -44,8 +44,10 @@ def _task(t: TaskRecord) -> dict[str, Any]:
 
 
 def _breakpoint(b: BreakpointRecord) -> dict[str, Any]:
+    tail = (b.attempt_id or "").rsplit("/", 1)[-1]
     return {
         "id": b.id, "task": b.task_id, "kind": b.kind, "message": b.message,
+        "attempt": int(tail) if tail.isdigit() else None,
         "severity": b.severity, "state": b.state, "note": b.resolution, "by": b.resolved_by,
         "created_at": stamp(b.created_at), "resolved_at": stamp(b.resolved_at),
         # Only a task waits on a breakpoint; one without a task has nothing to answer.
@@ -53,9 +55,26 @@ def _breakpoint(b: BreakpointRecord) -> dict[str, Any]:
     }
 
 
+def attempt_summary(store: Store, attempt_id: str) -> dict[str, Any]:
+    """What a breakpoint card says of the attempt it stopped at: files, +/−, gates, findings."""
+    changes = store.file_changes(attempt_id)
+    gates = store.gate_results(attempt_id)
+    findings = store.findings(attempt_id)
+    return {
+        "files": len(changes), "added": sum(c[2] for c in changes), "removed": sum(c[3] for c in changes),
+        "gates": [{"name": g.name, "passed": g.passed} for g in gates],
+        "findings": len(findings), "major": sum(1 for f in findings if f.severity == "major"),
+    }
+
+
 def run_view(store: Store, run: RunRecord, scrubber: Scrubber) -> dict[str, Any]:
-    """The run page's state: the run, its tasks with their costs, and its breakpoints."""
-    bps = [_breakpoint(b) for b in store.list_breakpoints(run.id)]
+    """The run page's state: the run, its tasks with their costs, and its breakpoints (an
+    open one with a summary of the attempt it stopped at)."""
+    records = store.list_breakpoints(run.id)
+    bps = [_breakpoint(b) for b in records]
+    for b, rec in zip(bps, records, strict=True):
+        if b["state"] == "open" and rec.attempt_id:
+            b["summary"] = attempt_summary(store, rec.attempt_id)
     view = {
         "run": _run(run),
         "tasks": [_task(t) for t in store.list_tasks(run.id)],
@@ -83,3 +102,39 @@ def activity_line(line: LogLine) -> dict[str, Any]:
         where += f"#{line.attempt}"
     return {"time": at.strftime("%H:%M:%S"), "at": stamp(at), "where": where,
             "kind": line.kind, "text": line.text}
+
+
+FILES_PER_PAGE = 20
+LINES_PER_FILE = 400
+
+
+def diff_files(diff: str) -> list[dict[str, Any]]:
+    """A `git diff` split by file, each line with its kind (add, del, hunk, meta, ctx), each
+    file cut at LINES_PER_FILE lines (the raw diff has the rest: `overseer diff`)."""
+    files: list[dict[str, Any]] = []
+    for line in diff.splitlines():
+        if line.startswith("diff --git "):
+            path = line.split(" b/", 1)[-1]
+            files.append({"path": path, "lines": [], "more": 0, "added": 0, "removed": 0})
+            continue
+        if not files:
+            continue
+        f = files[-1]
+        kind = ("hunk" if line.startswith("@@") else
+                "meta" if line.startswith(("+++", "---", "index ", "new file", "deleted file", "similarity",
+                                           "rename ", "old mode", "new mode", "Binary files")) else
+                "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx")
+        f["added"] += kind == "add"
+        f["removed"] += kind == "del"
+        if len(f["lines"]) < LINES_PER_FILE:
+            f["lines"].append({"kind": kind, "text": line})
+        else:
+            f["more"] += 1
+    return files
+
+
+def diff_page(files: list[dict[str, Any]], page: int) -> tuple[list[dict[str, Any]], int]:
+    """The files of page `page` (1-based) and how many pages there are."""
+    pages = max(1, -(-len(files) // FILES_PER_PAGE))
+    page = min(max(page, 1), pages)
+    return files[(page - 1) * FILES_PER_PAGE: page * FILES_PER_PAGE], pages
