@@ -538,6 +538,20 @@ class WebSettings(_Section):
         "other machines reach it (the token still guards it, but travels unencrypted).",
     )
     port: int = Field(default=8765, ge=0, le=65535, description="Port of the web view; 0 picks a free one.")
+    public_url: str | None = Field(
+        default=None,
+        description="The web view's address as a phone or another machine reaches it (a LAN or "
+        "tailnet name, `http://build-box:8765`), for the breakpoint links in notifications; "
+        "default `http://127.0.0.1:PORT`.",
+    )
+    link_ttl: Annotated[str, BeforeValidator(lambda v: _age(v) if v != "never" else _never_link())] = Field(
+        default="24h",
+        description="How long a breakpoint link in a notification works: a number and a unit, "
+        "`m`, `h`, `d` or `w`. A link answers its breakpoint only, never the whole view.",
+    )
+
+    def link_base(self) -> str:
+        return self.public_url or f"http://127.0.0.1:{self.port or 8765}"
 
 
 AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -555,6 +569,10 @@ def parse_age(text: str) -> float | None:
             "d (days) or w (weeks), e.g. 30d; or never"
         )
     return float(m.group(1)) * AGE_UNITS[m.group(2)]
+
+
+def _never_link() -> Any:
+    raise ValueError("a breakpoint link must expire: give an age such as 24h")
 
 
 def _age(value: Any) -> Any:

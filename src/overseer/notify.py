@@ -36,6 +36,8 @@ class Notification:
     task_id: str | None = None
     breakpoint_id: str | None = None
     severity: str = "info"
+    # A link that opens the breakpoint's page and answers it (web/links.py), if one is made.
+    url: str | None = None
 
     @property
     def text(self) -> str:
@@ -46,16 +48,21 @@ def _in(repo: Path | None) -> str:
     return f"\n(run these in {repo})" if repo is not None else ""
 
 
-def notification_for(ev: Event, repo: Path | None = None) -> Notification | None:
-    """The message an engine event deserves, or None. Pure."""
+def notification_for(
+    ev: Event, repo: Path | None = None, link: Callable[[str], str] | None = None
+) -> Notification | None:
+    """The message an engine event deserves, or None. Pure but for `link`, which makes a
+    breakpoint's link (web/links.py)."""
     d = ev.data
     if ev.type == "breakpoint":
         if d.get("mode") == "auto":
             return None  # recorded and resolved by overseer itself: nobody needs to act
         bp = str(d["id"])
+        url = link(bp) if link is not None else None
         body = (
             f"{d.get('message', '')}\n\n"
-            f"approve: overseer approve {bp}\n"
+            + (f"review and answer: {url}\n" if url else "")
+            + f"approve: overseer approve {bp}\n"
             f"reject:  overseer reject {bp} --note 'why'\n"
             f"answer:  overseer answer {bp} 'text'\n"
             f"then, if no `overseer run` is attached to the run: overseer resume {ev.run_id}"
@@ -65,7 +72,7 @@ def notification_for(ev: Event, repo: Path | None = None) -> Notification | None
             "breakpoint", ev.run_id,
             f"overseer: task {ev.task_id} waits for you at {bp} ({d.get('kind')})", body,
             f"overseer approve {bp}", task_id=ev.task_id, breakpoint_id=bp,
-            severity=str(d.get("severity") or "warning"),
+            severity=str(d.get("severity") or "warning"), url=url,
         )
     if ev.type == "task_state" and d.get("state") == "failed":
         body = (
@@ -110,6 +117,7 @@ class Notifier:
 
     settings: NotificationsSettings
     repo: Path | None = None
+    link: Callable[[str], str] | None = None  # a breakpoint id's link (web/links.py)
     failures: list[str] = field(default_factory=list)
     sent: int = 0
     _queue: queue.Queue[Notification | None] = field(default_factory=queue.Queue, repr=False)
@@ -124,7 +132,7 @@ class Notifier:
     def __call__(self, ev: Event) -> None:
         if not self.enabled:
             return
-        n = notification_for(ev, self.repo)
+        n = notification_for(ev, self.repo, self.link)
         if n is not None and n.event in self.settings.events:
             self.submit(n)
 
@@ -228,6 +236,7 @@ class Notifier:
             "OVERSEER_TITLE": n.title,
             "OVERSEER_MESSAGE": n.text,
             "OVERSEER_RESOLVE": n.resolve,
+            "OVERSEER_URL": n.url or "",
         }
         # The command is the user's own configuration; the message reaches it only through
         # the environment and stdin, so nothing in it is ever parsed by the shell.

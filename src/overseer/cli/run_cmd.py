@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -77,7 +78,7 @@ def _run_to_end(
     from overseer.events import subscribe
 
     unsubscribe = subscribe(PlainPrinter(verbose=verbose))
-    notifier = Notifier(settings.notifications, repo=repo)
+    notifier = Notifier(settings.notifications, repo=repo, link=_breakpoint_link(settings, repo))
     unsubscribe_notifier = notifier.subscribe()
     try:
         summary = execute(run_id, repo, store, settings, no_wait=no_wait)
@@ -157,6 +158,16 @@ def _say_which_project_file_wins(repo_dir: Path, plan_dir: Path) -> None:
         out.print(f"settings: {files[1]} is read over {files[0]} (where both set a key, "
                   f"{files[1].name} at the repository's root wins; `overseer config show --plan` "
                   "shows each value's source)", markup=False)
+
+
+def _breakpoint_link(settings: Settings, repo: Path) -> Callable[[str], str]:
+    """A breakpoint's link for notifications: its page in `overseer serve`, answerable there
+    with a short-lived token for it alone (web/links.py)."""
+    from overseer.config import parse_age
+    from overseer.web.links import breakpoint_url, link_key
+
+    ttl = parse_age(settings.web.link_ttl) or 86400.0
+    return lambda bp_id: breakpoint_url(settings.web.link_base(), link_key(repo), bp_id, ttl)
 
 
 def _ask_create_repo(repo: Path) -> bool:

@@ -30,7 +30,7 @@ from overseer.errors import OverseerError
 from overseer.report.attempt_view import AttemptView, attempt_view
 from overseer.scrub import Scrubber
 from overseer.store import BreakpointRecord, RunRecord, Store
-from overseer.web import auth, pages
+from overseer.web import auth, links, pages
 from overseer.web.live import LiveFeed, Update
 from overseer.web.view import diff_files, diff_page, runs_view
 
@@ -61,6 +61,9 @@ def _csp(nonce: str) -> str:
     )
 
 
+LINK_PREFIX = "/b/"
+
+
 class Guard:
     """ASGI middleware: the token check in front of every route, and the security headers on
     every response (a plain ASGI wrapper, so streamed responses pass through untouched)."""
@@ -87,6 +90,12 @@ class Guard:
                 h["Cache-Control"] = "no-store"
             await send(message)
 
+        if request.url.path.startswith(LINK_PREFIX):
+            # A breakpoint link carries its own token, checked by its route (web/links.py): it
+            # opens and answers that breakpoint only, and never sets the server's cookie.
+            scope["state"]["via"] = None
+            await self.app(scope, receive, send_secured)
+            return
         via = auth.authenticate(
             auth.Credentials(
                 authorization=request.headers.get("authorization"),
@@ -205,6 +214,57 @@ def create_app(
         return page(request, "attempt.html.j2", v=v.model_dump(mode="json"), files=files, pages=pages,
                     page=min(max(files_page, 1), pages))
 
+    link_key = links.link_key(repo)
+
+    def linked_breakpoint(bp_id: str, given: str | None) -> BreakpointRecord:
+        if not links.valid(link_key, bp_id, given):
+            raise WebError(403, "this breakpoint link has expired or is not valid",
+                           "`overseer status` in the repository shows the breakpoint; answer it there, "
+                           "or open the view with the address `overseer serve` printed")
+        try:
+            bp = store.get_breakpoint(bp_id)
+        except OverseerError:
+            bp = None
+        if bp is None or bp.id != bp_id:
+            raise WebError(404, f"no breakpoint {bp_id!r}", "the link may be from another repository")
+        find_run(bp.run_id)
+        return bp
+
+    def link_page(request: Request, bp: BreakpointRecord, given: str, notice: str | None = None) -> HTMLResponse:
+        v = attempt_page_view(bp.run_id, bp.task_id, _attempt_n(bp.attempt_id)) if bp.task_id else None
+        # One page, every file: paging links would need the token in their address too.
+        files = diff_files(v.diff) if v else []
+        return page(request, "attempt.html.j2", v=v.model_dump(mode="json") if v else None, files=files,
+                    pages=1, page=1, link={"bp": _bp_view(bp), "t": given}, notice=notice)
+
+    @app.get(LINK_PREFIX + "{bp_id}", response_class=HTMLResponse)
+    def breakpoint_link(request: Request, bp_id: str, t: str | None = Query(None)) -> HTMLResponse:
+        bp = linked_breakpoint(bp_id, t)
+        return link_page(request, bp, t or "")
+
+    @app.post(LINK_PREFIX + "{bp_id}/{action}", response_class=HTMLResponse)
+    async def answer_by_link(request: Request, bp_id: str, action: str) -> HTMLResponse:
+        if action not in ACTIONS:
+            raise WebError(404, f"no action {action!r}", "approve, reject or answer")
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise WebError(413, "the note is too long", f"keep it under {MAX_FORM_BYTES // 1024} KiB")
+        form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        # The link's token in the form is also its CSRF proof: no other site's page knows it.
+        given = _one(form, links.PARAM) or ""
+        bp = await run_in_threadpool(linked_breakpoint, bp_id, given)
+        note = (_one(form, "note") or "").strip() or None
+        if action in ("reject", "answer") and note is None:
+            what = "a note saying why" if action == "reject" else "the answer's text"
+            raise WebError(400, f"{action} needs {what}", "type it in the box, then press the button")
+        try:
+            rec = await run_in_threadpool(
+                lambda: resolve(store, store_url, repo, bp.id, action, note, by=f"{who()} (link)"))
+        except OverseerError as exc:
+            raise WebError(409, exc.message, exc.hint) from exc
+        went = await run_in_threadpool(carry_on, rec.run_id, True)
+        return link_page(request, rec, given, notice=f"{rec.state}: {went.message}")
+
     @app.get("/api/runs/{run_id}/tasks/{task_id}/attempts/{n}")
     def attempt_json(run_id: str, task_id: str, n: int) -> dict[str, Any]:
         return attempt_page_view(run_id, task_id, n).model_dump(mode="json")
@@ -273,6 +333,16 @@ def _breakpoint_of(store: Store, run: RunRecord, bp_id: str) -> BreakpointRecord
     if bp is None or bp.id != bp_id or bp.run_id != run.id:
         raise WebError(404, f"no breakpoint {bp_id!r} in run {run.id}", "reload the run page")
     return bp
+
+
+def _attempt_n(attempt_id: str | None) -> int | None:
+    tail = (attempt_id or "").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _bp_view(bp: BreakpointRecord) -> dict[str, Any]:
+    return {"id": bp.id, "task": bp.task_id, "kind": bp.kind, "message": bp.message, "state": bp.state,
+            "note": bp.resolution, "open": bp.state == "open" and bp.task_id is not None}
 
 
 def _one(form: dict[str, list[str]], key: str) -> str | None:
