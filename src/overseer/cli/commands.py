@@ -50,6 +50,9 @@ def register(app: typer.Typer) -> None:
     from overseer.cli import show_cmd
 
     app.command("show")(show_cmd.show)
+    from overseer.cli.steer_cmd import steer
+
+    app.command("steer")(steer)
     app.command("diff")(show_cmd.diff)
     from overseer.cli.serve_cmd import serve
 

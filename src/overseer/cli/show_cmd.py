@@ -86,6 +86,10 @@ def _print(v: AttemptView, full: bool) -> None:
     for b in v.notes_before:
         out.print(f"[bold]{b.state} at {b.id}[/bold] ({b.kind}) by {escape(b.resolved_by or '?')}: "
                   f"{escape(b.note or '')}")
+    for st in v.steers:
+        out.print(f"[bold]steered[/bold] by {escape(st.by or '?')} (in this prompt): {escape(st.message)}")
+    for st in v.steers_waiting:
+        out.print(f"[yellow]waiting for the next prompt[/yellow], from {escape(st.by or '?')}: {escape(st.message)}")
 
     _section("Changes")
     d = a.diff

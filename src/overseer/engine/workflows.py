@@ -251,6 +251,14 @@ def _attempts(run_id: str, task: TaskSpec, baseline: dict[str, dict[str, Any]]) 
             elif action == "abort":
                 steps.fail_task(run_id, task.id, f"after {kind}: {'; '.join(decision.reasons)}")
 
+        if action == "proceed" and steps.pending_steers(run_id, task.id):
+            # A person's message came in while this attempt ran: one more attempt carries it
+            # in its prompt, on top of this one's work (docs/breakpoints.md, "Steering").
+            used = steps.run_retries_used(run_id) if budget.needs_run_count else None
+            if budget.exhausted_reason(used) is None:
+                steps.mark_retrying(run_id, task.id, "a person's message waits: one more attempt carries it")
+                feedback = None
+                continue
         if action == "proceed":
             steps.commit_task(run_id, current, base, final=not task.worktree)
             return _merge(run_id, task) if task.worktree else "completed"

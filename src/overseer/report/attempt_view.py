@@ -16,9 +16,16 @@ from overseer.report.collect import collect
 from overseer.report.model import AttemptReport, BreakpointInfo
 from overseer.scrub import Scrubber
 from overseer.store import Store
+from overseer.store.steers import SteerRecord
 from overseer.workspace.refs import end_ref
 
 _TARGET = re.compile(r"^(?P<task>[^#\s]+)(?:#(?P<n>[1-9][0-9]*))?$")
+
+
+class SteerInfo(BaseModel):
+    message: str
+    by: str | None
+    sent_at: str
 
 
 class AttemptView(BaseModel):
@@ -34,6 +41,11 @@ class AttemptView(BaseModel):
     diff_source: str
     # Notes a person gave on the breakpoints before this attempt (its prompt carries them).
     notes_before: list[BreakpointInfo] = []
+    # Messages a person sent with `overseer steer`: those this attempt's prompt carried, and
+    # those still waiting for the task's next prompt.
+    steers: list[SteerInfo] = []
+    steers_waiting: list[SteerInfo] = []
+
 
 
 def parse_target(text: str) -> tuple[str, int | None]:
@@ -67,9 +79,16 @@ def attempt_view(store: Store, run_id: str, repo: Path, task_id: str, n: int | N
     scrub = Scrubber.for_run(run.plan_json if run else None)
     before = [b for b in task.breakpoints if b.note] + [
         b for a in task.attempts if a.n < attempt.n for b in a.breakpoints if b.note]
+    steers = store.list_steers(run_id, task_id)
+
+    def info(s_: SteerRecord) -> SteerInfo:
+        return SteerInfo(message=scrub.text(s_.message), by=s_.by, sent_at=s_.created_at.isoformat())
+
     return AttemptView(run_id=run_id, task=task.id, title=task.title, task_state=task.state,
                        attempts=len(task.attempts), attempt=attempt, diff=scrub.text(diff),
-                       diff_source=source, notes_before=before)
+                       diff_source=source, notes_before=before,
+                       steers=[info(s_) for s_ in steers if s_.delivered_attempt == attempt.n],
+                       steers_waiting=[info(s_) for s_ in steers if s_.delivered_attempt is None])
 
 
 def attempt_diff(repo: Path, run_id: str, task_id: str, attempt: AttemptReport) -> tuple[str, str]:

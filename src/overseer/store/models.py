@@ -291,3 +291,20 @@ class Artifact(Base):
     kind: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Steer(Base):
+    """A person's message to a task that has yet to finish (`overseer steer`): delivered in the
+    task's next prompt, and recorded with the attempt that got it."""
+
+    __tablename__ = "steers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The attempt whose prompt carried it; None while it waits.
+    delivered_attempt: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None]

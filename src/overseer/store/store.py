@@ -20,6 +20,7 @@ from overseer.store.db import create_engines, migrate, redact
 from overseer.store.models import utcnow
 from overseer.store.records import AttemptRecord, EventRecord, RunRecord, TaskRecord
 from overseer.store.retention import RetentionMixin, ScrubMixin
+from overseer.store.steers import SteerMixin
 
 TERMINAL_RUN_STATES = frozenset({RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
 
@@ -37,7 +38,7 @@ def attempt_id_for(run_id: str, task_id: str, n: int) -> str:
     return f"{run_id}/{task_id}/{n}"
 
 
-class Store(AuditMixin, RetentionMixin, ScrubMixin):
+class Store(AuditMixin, RetentionMixin, ScrubMixin, SteerMixin):
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect to url (sqlite:////abs/path/state.db or postgresql+psycopg://...) and bring

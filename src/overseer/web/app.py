@@ -212,7 +212,26 @@ def create_app(
         v = attempt_page_view(run_id, task_id, n)
         files, pages = diff_page(diff_files(v.diff), files_page)
         return page(request, "attempt.html.j2", v=v.model_dump(mode="json"), files=files, pages=pages,
-                    page=min(max(files_page, 1), pages))
+                    page=min(max(files_page, 1), pages), csrf=csrf, link=None)
+
+    @app.post("/runs/{run_id}/tasks/{task_id}/steer")
+    async def steer_task(request: Request, run_id: str, task_id: str) -> Response:
+        from overseer.engine.steering import steer
+
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise WebError(413, "the message is too long", f"keep it under {MAX_FORM_BYTES // 1024} KiB")
+        form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        if not auth.may_act(request.state.via, _one(form, auth.CSRF_FIELD), token):
+            raise WebError(403, "this form did not come from this server's page",
+                           "reload the task's page and use its box")
+        await run_in_threadpool(find_run, run_id)
+        try:
+            await run_in_threadpool(lambda: steer(store, run_id, task_id, _one(form, "message") or "",
+                                                  f"{who()} (web)"))
+        except OverseerError as exc:
+            raise WebError(409, exc.message, exc.hint) from exc
+        return RedirectResponse(f"/runs/{quote(run_id)}/tasks/{quote(task_id)}", 303)
 
     link_key = links.link_key(repo)
 
@@ -235,7 +254,7 @@ def create_app(
         # One page, every file: paging links would need the token in their address too.
         files = diff_files(v.diff) if v else []
         return page(request, "attempt.html.j2", v=v.model_dump(mode="json") if v else None, files=files,
-                    pages=1, page=1, link={"bp": _bp_view(bp), "t": given}, notice=notice)
+                    pages=1, page=1, link={"bp": _bp_view(bp), "t": given}, notice=notice, csrf="")
 
     @app.get(LINK_PREFIX + "{bp_id}", response_class=HTMLResponse)
     def breakpoint_link(request: Request, bp_id: str, t: str | None = Query(None)) -> HTMLResponse:

@@ -9,6 +9,7 @@ from overseer.engine.steps.attempt import (
     commit_task,
     note_infra_failure,
     note_rate_limit,
+    pending_steers,
     prepare_attempt,
     record_decision,
     restore_checkpoint,
@@ -38,6 +39,7 @@ from overseer.engine.steps.run import (
 )
 
 __all__ = [
+    "pending_steers",
     "Evidence", "Review", "attempt_id", "baseline_gates", "breakpoint_id", "breakpoint_topic",
     "cancel_task", "check_rules", "clock", "close_breakpoint", "commit_task", "fail_task",
     "finish_run", "gather_evidence", "load_run", "mark_ready", "mark_retrying", "merge_back",

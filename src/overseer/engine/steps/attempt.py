@@ -42,7 +42,8 @@ def prepare_attempt(run_id: str, task: TaskSpec, n: int, shown: int, feedback: s
     ref = checkpoint_ref(run_id, task.id, n)
     sha = ws.checkpoint(ref)
     ctx.store.add_checkpoint(run_id, task.id, n, ref, sha)
-    prompt = task_prompt(task, shown, feedback, ws.root)
+    steers = [x.message for x in ctx.store.take_steers(run_id, task.id, n)]
+    prompt = task_prompt(task, shown, feedback, ws.root, steers=steers)
     adir = ctx.attempt_dir(run_id, task.id, n)
     prompt = process_scrubber().text(prompt)  # feedback quotes gate output and people's notes
     (adir / "prompt.md").write_text(prompt)
@@ -60,6 +61,12 @@ def _remove_holdouts(run_id: str, task_id: str, n: int) -> None:
     for path in clean_up(current().holdout_state(run_id)):
         publish(Event(type="notice", run_id=run_id, task_id=task_id, attempt=n,
                       data={"message": f"removed holdout files a crash left behind: {path}"}))
+
+
+@DBOS.step(name="overseer.pending_steers")
+def pending_steers(run_id: str, task_id: str) -> int:
+    """Messages from a person (`overseer steer`) that no prompt has carried yet."""
+    return current().store.pending_steers(run_id, task_id)
 
 
 @DBOS.step(name="overseer.run_agent")

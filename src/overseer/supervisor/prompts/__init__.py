@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,10 @@ def render(name: str, project_dir: Path | None = None, **context: Any) -> str:
 
 
 def task_prompt(
-    task: Any, attempt: int, feedback: str | None, project_dir: Path | None = None
+    task: Any, attempt: int, feedback: str | None, project_dir: Path | None = None,
+    steers: Sequence[str] = (),
 ) -> str:
-    """The prompt for one attempt at a task: the task itself, then any feedback from before."""
-    return render("task.md.j2", project_dir, task=task, attempt=attempt, feedback=feedback)
+    """The prompt for one attempt at a task: the task itself, then any feedback from before,
+    then what a person sent with `overseer steer` since the last prompt."""
+    return render("task.md.j2", project_dir, task=task, attempt=attempt, feedback=feedback,
+                  steers=list(steers))
