@@ -17,6 +17,7 @@ report, log and web page on the way out.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import threading
@@ -45,7 +46,11 @@ _PATTERNS: list[re.Pattern[str]] = [
     re.compile(r"\b(Bearer\s+)([A-Za-z0-9._~+/=-]{8,})", re.I),
     re.compile(
         r"""((?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret"""
-        r"""|password|passwd|token)["']?\s*[:=]\s*["']?)([^\s"',;&}\]*]{4,})""",
+        r"""|password|passwd|token)["']?\s*[:=]\s*["']?)"""
+        # Not a JSON or YAML literal (`"api_key": null`, `"max_token": 4096`): masking one
+        # would change what the text means, and break a JSON document.
+        r"""(?!(?:null|true|false|none|nil|\d+(?:\.\d+)?)(?![^\s"',;&}\]*]))"""
+        r"""([^\s"',;&}\]*]{4,})""",
         re.I,
     ),
     re.compile(r"\b(gh[pousr]_)([A-Za-z0-9]{20,})"),
@@ -57,6 +62,11 @@ _PATTERNS: list[re.Pattern[str]] = [
     re.compile(r"\b()(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"),
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)(.*?)(?=-----END [A-Z ]*PRIVATE KEY-----)", re.S),
 ]
+
+
+# A mapping's value under one of these keys is a secret whatever it looks like.
+_SECRET_KEY = re.compile(
+    r"^(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret|password|passwd)$", re.I)
 
 
 def _mask_match(m: re.Match[str]) -> str:
@@ -124,11 +134,32 @@ class Scrubber:
     def deep(self, value: T) -> T:
         return self._deep(value)
 
+    def stored(self, value: Any) -> Any:
+        """A value about to be written to the store: a JSON document (how a JSON column reaches
+        the database) is scrubbed value by value and written back as JSON, so a mask can never
+        break it; anything else as `deep`."""
+        if isinstance(value, str) and value[:1] in ("{", "[") and len(value) >= MIN_SECRET_LEN:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return self.text(value)
+            return json.dumps(self._deep(parsed))
+        if isinstance(value, tuple):
+            return tuple(self.stored(v) for v in value)
+        if isinstance(value, list):
+            return [self.stored(v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: self.stored(v) for k, v in value.items()}
+        return self._deep(value)
+
     def _deep(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {k: self._deep(v) for k, v in value.items()}
+            return {k: masked(v) if _SECRET_KEY.match(str(k)) and isinstance(v, str)
+                    and len(v) >= MIN_SECRET_LEN and v not in self._masks.values()
+                    and not v.startswith(REDACTED) else self._deep(v)
+                    for k, v in value.items()}
         if isinstance(value, tuple):
             return tuple(self._deep(v) for v in value)
         if isinstance(value, list):

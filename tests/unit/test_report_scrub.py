@@ -74,3 +74,26 @@ def test_a_scrubber_learns_an_agents_environment() -> None:
 def test_markdown_helpers_keep_text_inside_blocks() -> None:
     assert fence("a\n```\nb") == "````\na\n```\nb\n````"
     assert cell("a|b\nc<d>") == "a\\|b<br>c&lt;d&gt;"
+
+
+@pytest.mark.parametrize("text", [
+    '"api_key": null', '"max_token": 4096', "token: true", "password = none", '"secret": false',
+])
+def test_json_and_yaml_literals_are_not_mistaken_for_secrets(text: str) -> None:
+    assert Scrubber().text(text) == text
+
+
+def test_a_stored_json_document_stays_json_with_its_secrets_masked() -> None:
+    import json
+
+    doc = json.dumps({"supervisor": {"api_key": None, "timeout": 60.0, "api_key_env": "OPENAI_API_KEY"},
+                      "agents": [{"password": "hunter2-long", "note": "key sk-ant-" + "x" * 20}],
+                      "budgets": {"task_tokens": 1000}})
+    out = Scrubber().stored(doc)
+    back = json.loads(out)  # still a JSON document
+    assert back["supervisor"] == {"api_key": None, "timeout": 60.0, "api_key_env": "OPENAI_API_KEY"}
+    assert back["agents"][0]["password"].startswith("***[") and "hunter2" not in out
+    assert back["agents"][0]["note"].startswith("key sk-ant-***[")
+    assert back["budgets"] == {"task_tokens": 1000}
+    # Parameters of one statement: a tuple stays a tuple, plain text is scrubbed as text.
+    assert Scrubber(["plain-secret-1"]).stored(("x plain-secret-1", 3, None))[1:] == (3, None)

@@ -88,7 +88,7 @@ def scrubbing_writes(engine: Engine) -> Engine:
                _executemany: bool) -> tuple[str, Any]:
         if not statement.lstrip()[:6].upper().startswith(_WRITES) or _PLAN_COPY.search(statement):
             return statement, parameters
-        return statement, process_scrubber().deep(parameters)
+        return statement, process_scrubber().stored(parameters)
 
     return engine
 
