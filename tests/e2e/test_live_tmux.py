@@ -220,3 +220,22 @@ def test_approving_a_parked_run_in_watch_carries_it_on(tmux, live_repo, tmp_path
     assert "EXIT=0" in tmux.screen("run"), tmux.screen("run")
     st = _status(repo, env)
     assert st["state"] == "completed" and [b["state"] for b in st["breakpoints"]] == ["approved"]
+
+
+def test_v_shows_the_attempt_at_the_breakpoint_then_a_approves_it(tmux, live_repo, tmp_path):
+    repo, _log, env = live_repo
+    env = {**env, "PAGER": "less -R", "LESS": ""}
+    tmux.start("run", _script(tmp_path, "run", env, "run", "plan.yaml"), repo)
+    tmux.wait_for("run", r"overseer approve (bp-[0-9a-f]+)", "the breakpoint's command")
+    assert "v view" in tmux.screen("run")
+
+    tmux.keys("run", "v")
+    # The pager holds the attempt as `overseer show` prints it: the change under review.
+    tmux.wait_for("run", r"first#1", "the attempt's page in the pager")
+    tmux.wait_for("run", r"Changes", "its changes")
+    tmux.keys("run", "q")  # leave the pager: back in the view, which goes on
+    tmux.wait_for("run", r"shown: first#1", "the view, after the pager")
+    tmux.keys("run", "a")
+    tmux.wait_for("run", r"EXIT=\d+", "the run's exit")
+    assert "EXIT=0" in tmux.screen("run")
+    assert _status(repo, env)["state"] == "completed"

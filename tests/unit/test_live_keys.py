@@ -22,6 +22,9 @@ THREE = ("bp-1", "bp-2", "bp-3")
 
 @pytest.mark.parametrize(("keys", "open_bps", "commands"), [
     (["a"], ONE, [Command("resolve", "approve", "bp-1")]),
+    (["v"], ONE, [Command("view", breakpoint="bp-1")]),
+    (["v", "3"], THREE, [Command("view", breakpoint="bp-3")]),
+    (["v"], (), []),
     (["a", "2"], THREE, [Command("resolve", "approve", "bp-2")]),
     (["a", "7", "3"], THREE, [Command("resolve", "approve", "bp-3")]),  # out of range: still asking
     (["a", ESC, "a"], THREE, []),  # Esc cancels the question; a asks again

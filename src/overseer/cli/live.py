@@ -81,6 +81,24 @@ def carry_out(target: Target, cmd: Command) -> str:
     return ""
 
 
+def show_attempt(target: Target, console: Console, breakpoint: str) -> str:
+    """`overseer show BP` in a pager, over the view; what to say once it is closed."""
+    from overseer.cli.show_cmd import print_view
+    from overseer.report.attempt_view import attempt_view
+
+    try:
+        bp = target.store.find_breakpoint(breakpoint)
+        if bp is None or bp.task_id is None:
+            return f"{breakpoint}: no attempt to show"
+        tail = (bp.attempt_id or "").rsplit("/", 1)[-1]
+        v = attempt_view(target.store, bp.run_id, target.repo, bp.task_id, int(tail) if tail.isdigit() else None)
+    except OverseerError as exc:
+        return exc.message
+    with console.pager(styles=True):
+        print_view(v, full=False, console=console)
+    return f"shown: {v.task}#{v.attempt.n} (a approve · r reject · t answer)"
+
+
 def view(target: Target, console: Console, child: subprocess.Popen[bytes] | None = None) -> tuple[str, Snapshot]:
     """Show the run until it finishes, the child running it exits, or `q`; return why
     ("finished", "exited" or "detached") and the last snapshot."""
@@ -112,6 +130,15 @@ def view(target: Target, console: Console, child: subprocess.Popen[bytes] | None
                     continue
                 if cmd.kind == "detach":
                     return "detached", snap
+                if cmd.kind == "view":
+                    with keys.paused():
+                        live.stop()
+                        try:
+                            message = show_attempt(target, console, cmd.breakpoint)
+                        finally:
+                            live.start()
+                    state = KeyState(message=message)
+                    break
                 live.update(render(snap, f"{cmd.action or 'pause'}…", max_tasks), refresh=True)
                 state = KeyState(message=carry_out(target, cmd))
                 break

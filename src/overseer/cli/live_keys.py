@@ -1,8 +1,9 @@
 """The live view's keys: a pure state machine (`on_key`) and the thread that reads the terminal.
 
-a approve, r reject, t answer, p pause new work, c continue, q detach. With one open breakpoint
-a/r/t act on it; with several they ask for its number (1-9, as listed in the view). r and t then
-read a line of text (Enter sends, Esc cancels)."""
+v view, a approve, r reject, t answer, p pause new work, c continue, q detach. With one open
+breakpoint v/a/r/t act on it; with several they ask for its number (1-9, as listed in the view).
+v shows the attempt it stopped at (`overseer show BP`) in a pager; r and t read a line of text
+(Enter sends, Esc cancels)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import select
 import sys
 import termios
 import threading
+import time
 import tty
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -21,14 +23,14 @@ from typing import Literal, TextIO
 ESC = "\x1b"
 ENTER = ("\r", "\n")
 BACKSPACE = ("\x7f", "\x08")
-VERBS = {"a": "approve", "r": "reject", "t": "answer"}
+VERBS = {"v": "view", "a": "approve", "r": "reject", "t": "answer"}
 TEXT_PROMPT = {"reject": "reject note (optional)", "answer": "answer"}
-HELP = "a approve · r reject · t answer · p pause · c continue · q detach"
+HELP = "v view · a approve · r reject · t answer · p pause · c continue · q detach"
 
 
 @dataclass(frozen=True)
 class Command:
-    kind: Literal["resolve", "pause", "detach"]
+    kind: Literal["resolve", "pause", "detach", "view"]
     action: str = ""  # approve | reject | answer, for resolve
     breakpoint: str = ""
     note: str | None = None
@@ -89,6 +91,8 @@ def on_key(state: KeyState, key: str, open_breakpoints: tuple[str, ...]) -> tupl
 
 
 def _target(action: str, breakpoint: str) -> tuple[KeyState, Command | None]:
+    if action == "view":
+        return KeyState(), Command("view", breakpoint=breakpoint)
     if action == "approve":
         return KeyState(), Command("resolve", action, breakpoint)
     return KeyState(mode="text", action=action, breakpoint=breakpoint), None
@@ -103,6 +107,7 @@ class KeyReader:
         self.fd = (stream or sys.stdin).fileno()
         self.keys: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
+        self._paused = threading.Event()
         self._saved: list[int | list[bytes | int]] | None = None
         self._thread = threading.Thread(target=self._read, name="live-keys", daemon=True)
 
@@ -118,12 +123,20 @@ class KeyReader:
         if self._saved is not None:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
 
+    def paused(self) -> _Paused:
+        """While a pager has the terminal: no key is read from under it, and the terminal is
+        back in its own mode."""
+        return _Paused(self)
+
     def _ready(self, timeout: float) -> bool:
         return bool(select.select([self.fd], [], [], timeout)[0])
 
     def _read(self) -> None:
         decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
         while not self._stop.is_set():
+            if self._paused.is_set():
+                self._stop.wait(0.05)
+                continue
             if not self._ready(0.1):
                 continue
             chunk = os.read(self.fd, 64)
@@ -137,3 +150,19 @@ class KeyReader:
                 continue
             for ch in decode(chunk):
                 self.keys.put(ch)
+
+
+class _Paused:
+    def __init__(self, reader: KeyReader) -> None:
+        self.reader = reader
+
+    def __enter__(self) -> None:
+        self.reader._paused.set()
+        time.sleep(0.15)  # the reading thread finishes the select it is in
+        if self.reader._saved is not None:
+            termios.tcsetattr(self.reader.fd, termios.TCSADRAIN, self.reader._saved)
+
+    def __exit__(self, *exc: object) -> None:
+        tty.setcbreak(self.reader.fd)
+        termios.tcflush(self.reader.fd, termios.TCIFLUSH)  # keys meant for the pager
+        self.reader._paused.clear()

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from overseer.cli.output import out
+from overseer.cli.output import out as default_console
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from overseer.report.attempt_view import AttemptView
 
 PROMPT_LINES = 40  # of the prompt, unless --full
@@ -56,10 +58,10 @@ def show(
         sys.stdout.write(view.model_dump_json(indent=2) + "\n")
         return
     if sys.stdout.isatty():
-        with out.pager(styles=True):
-            _print(view, full)
+        with default_console.pager(styles=True):
+            print_view(view, full)
     else:
-        _print(view, full)
+        print_view(view, full)
 
 
 def diff(
@@ -71,9 +73,22 @@ def diff(
     sys.stdout.write(view.diff)
 
 
-def _print(v: AttemptView, full: bool) -> None:
+def print_view(v: AttemptView, full: bool, console: Console | None = None) -> None:
     from rich.markup import escape
     from rich.syntax import Syntax
+
+    out = console or default_console
+
+    def section(title: str) -> None:
+        out.print(f"\n[bold underline]{title}[/bold underline]")
+
+    def text(body: str) -> None:
+        lines = body.splitlines()
+        shown = lines if full else lines[:PROMPT_LINES]
+        for line in shown:
+            out.print(escape(line), highlight=False)
+        if len(shown) < len(lines):
+            out.print(f"… {len(lines) - len(shown)} more lines (--full)")
 
     a = v.attempt
     cost = f"${a.cost_usd:.4f}" + (" (estimated)" if a.cost_estimated else "") if a.cost_usd is not None else "cost unknown"
@@ -91,14 +106,14 @@ def _print(v: AttemptView, full: bool) -> None:
     for st in v.steers_waiting:
         out.print(f"[yellow]waiting for the next prompt[/yellow], from {escape(st.by or '?')}: {escape(st.message)}")
 
-    _section("Changes")
+    section("Changes")
     d = a.diff
     out.print(f"{len(d.files)} file{'' if len(d.files) == 1 else 's'}, [green]+{d.added}[/green] "
               f"[red]−{d.removed}[/red]  (against checkpoint {(a.checkpoint_sha or '?')[:12]}; after: {v.diff_source})")
     for f in d.files:
         out.print(f"  {f.status} {escape(f.path)}  [green]+{f.added}[/green] [red]−{f.removed}[/red]")
 
-    _section("Gates")
+    section("Gates")
     if not a.gates:
         out.print("none ran")
     for g in a.gates:
@@ -120,14 +135,14 @@ def _print(v: AttemptView, full: bool) -> None:
                 out.print(f"    │ {escape(line)}", highlight=False)
 
     if a.findings:
-        _section("Findings")
+        section("Findings")
         for fd in a.findings:
             where = f"{fd.path}:{fd.line}" if fd.path and fd.line else (fd.path or "")
             out.print(f"[{'red' if fd.severity == 'major' else 'yellow'}]{fd.severity}[/] {escape(fd.kind)} "
                       f"{escape(where)}: {escape(fd.message)}")
             if fd.fix:
                 out.print(f"    instead: {escape(fd.fix)}")
-    _section("Verdict")
+    section("Verdict")
     if a.verdict is None:
         out.print("no review")
     else:
@@ -144,28 +159,14 @@ def _print(v: AttemptView, full: bool) -> None:
         out.print(f"breakpoint {b.id} ({b.kind}) {b.state}: {escape(b.message)}"
                   + (f" — {escape(b.note)}" if b.note else ""))
 
-    _section("Prompt")
-    _text(a.prompt, full)
+    section("Prompt")
+    text(a.prompt)
     if a.final_message:
-        _section("Final message")
-        _text(a.final_message, full)
-    _section("Diff")
+        section("Final message")
+        text(a.final_message)
+    section("Diff")
     if v.diff:
         out.print(Syntax(v.diff, "diff", theme="ansi_dark", word_wrap=True, background_color="default"))
     else:
         out.print(f"no changes ({v.diff_source})" if a.checkpoint_sha else v.diff_source)
 
-
-def _section(title: str) -> None:
-    out.print(f"\n[bold underline]{title}[/bold underline]")
-
-
-def _text(text: str, full: bool) -> None:
-    from rich.markup import escape
-
-    lines = text.splitlines()
-    shown = lines if full else lines[:PROMPT_LINES]
-    for line in shown:
-        out.print(escape(line), highlight=False)
-    if len(shown) < len(lines):
-        out.print(f"… {len(lines) - len(shown)} more lines (--full)")
