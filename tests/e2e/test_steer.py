@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
+import pytest
 from e2e_helpers import clean_env, git, overseer_cmd, wait_for
+from tests.fakes.anthropic import FakeAnthropic, Turn
+from tests.realbin import cli
 
 AGENT = """\
 import os, pathlib, time
@@ -75,3 +79,54 @@ def test_steer_reaches_the_next_prompt_without_stopping_the_attempt(make_repo, t
     empty = subprocess.run(overseer_cmd("steer", "nope", "x"), cwd=repo, env=env, capture_output=True,
                            text=True, timeout=60)
     assert empty.returncode == 2 and "no task 'nope'" in empty.stderr and "Traceback" not in empty.stderr
+
+
+@pytest.mark.real
+def test_a_running_claude_code_session_takes_the_message_at_the_end_of_its_turn(make_repo, tmp_path: Path) -> None:
+    """Claude Code gets a steer in its running session, once the turn it is in ends: no new
+    process, no extra attempt, the same conversation."""
+    hold = threading.Event()
+    turns = [Turn.reply("Wrote nothing yet.", when="Describe the plan", hold=hold),
+             Turn.reply("Negative numbers handled too.", when="negative numbers")]
+    with FakeAnthropic(turns) as api:
+        repo = make_repo({"README.md": "demo\n"})
+        (repo / "plan.yaml").write_text(f"""\
+version: 1
+name: steer-claude
+defaults: {{max_attempts: 2, timeout: 120}}
+agents:
+  cc:
+    type: claude-code
+    binary: {cli("claude")}
+    env: {{ANTHROPIC_BASE_URL: {api.url}, ANTHROPIC_API_KEY: sk-ant-fake}}
+tasks:
+  - {{id: plan, agent: cc, prompt: Describe the plan.}}
+""")
+        git(repo, "add", "plan.yaml")
+        git(repo, "commit", "-q", "-m", "plan")
+        home = tmp_path / "home"
+        home.mkdir()
+        env = clean_env(home)
+        proc = subprocess.Popen(overseer_cmd("run", "plan.yaml", "--plain"), cwd=repo, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for(lambda: len(api.calls) >= 1, timeout=120)  # the first turn is in progress
+            res = subprocess.run(overseer_cmd("steer", "plan", "also handle negative numbers"), cwd=repo,
+                                 env=env, capture_output=True, text=True, timeout=60)
+            assert res.returncode == 0 and "into the running session" in res.stdout, res.stdout + res.stderr
+            hold.set()
+            out, _ = proc.communicate(timeout=120)
+        finally:
+            hold.set()
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, out
+        assert [c.turn for c in api.calls] == [0, 1]
+        assert "Wrote nothing yet." in json.dumps(api.calls[1].body["messages"])  # same conversation
+    st = json.loads(subprocess.run(overseer_cmd("status", "--json"), cwd=repo, env=env, capture_output=True,
+                                   text=True, timeout=60).stdout)
+    assert [(t["state"], t["attempts"]) for t in st["tasks"]] == [("completed", 1)]
+    page = json.loads(subprocess.run(overseer_cmd("show", "plan#1", "--json"), cwd=repo, env=env,
+                                     capture_output=True, text=True, timeout=60).stdout)
+    assert [(s["message"], s["how"]) for s in page["steers"]] == [("also handle negative numbers", "live")]
+    assert page["attempt"]["final_message"] == "Negative numbers handled too."

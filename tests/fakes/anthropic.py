@@ -48,6 +48,8 @@ class Turn:
     error: tuple[int, str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    # Answer only once this event is set (a test holding a turn open while it acts).
+    hold: threading.Event | None = None
 
     @classmethod
     def reply(cls, text: str, **kw: Any) -> Turn:
@@ -207,6 +209,8 @@ class FakeAnthropic:
         turn = self.turns[index]
         if turn.hang:
             return Response(delay=3600)
+        if turn.hold is not None:
+            turn.hold.wait(120)
         if turn.error:
             return _error(*turn.error, turn.headers)
         resp = Response.sse(message_events(turn, str(body.get("model", "claude-fake"))))

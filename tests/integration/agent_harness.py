@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,8 @@ def new_run_id() -> str:
 
 def run_attempt(agent: type[Agent], config: Mapping[str, Any], workdir: Path, *, prompt: str = "do the task",
                 attempt: int = 1, session_id: str | None = None, timeout: float = 60,
-                run_id: str | None = None, state: Path | None = None, **keys: Any) -> Attempt:
+                run_id: str | None = None, state: Path | None = None,
+                take_steers: Callable[[], str | None] | None = None, **keys: Any) -> Attempt:
     """Attempt `attempt` of task t1 in `workdir` with `agent` configured by `config`, where `keys`
     override or add settings. Its prompt and transcript go where the engine puts them (under
     `workdir`/.overseer/runs) unless `state` names another root."""
@@ -55,7 +56,8 @@ def run_attempt(agent: type[Agent], config: Mapping[str, Any], workdir: Path, *,
     pgids: list[int] = []
     ctx = RunContext(workdir=workdir, prompt=prompt, prompt_file=adir / "prompt.md", run_id=run_id, task_id="t1",
                      attempt=attempt, timeout=timeout, transcript=adir / "transcript.jsonl",
-                     on_event=events.append, on_spawn=pgids.append, session_id=session_id)
+                     on_event=events.append, on_spawn=pgids.append, session_id=session_id,
+                     take_steers=take_steers)
     return Attempt(agent(cfg).run(ctx), events, pgids, f"{run_id}/t1/{attempt}")
 
 

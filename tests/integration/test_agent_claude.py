@@ -174,6 +174,33 @@ def test_resumed_session_continues_with_a_follow_up(workspace: Path) -> None:
     assert (workspace.parent / "claude-config" / run_id / "projects").is_dir()
 
 
+def test_a_steer_reaches_the_running_session_at_the_end_of_its_turn(workspace: Path) -> None:
+    """With a person's message waiting when a turn ends, the same process and session take it
+    as the next turn (stream-json input); without one, stdin closes and the CLI finishes."""
+    asked: list[int] = []
+
+    def take_steers() -> str | None:
+        asked.append(1)
+        return "A person sent a message:\n\n> also handle negative numbers" if len(asked) == 1 else None
+
+    with FakeAnthropic([Turn.reply("first answer", when="the task", input_tokens=100, output_tokens=10),
+                        Turn.reply("negatives handled", when="negative numbers", input_tokens=150,
+                                   output_tokens=20)]) as api:
+        a = run_claude(api, workspace, prompt="the task", take_steers=take_steers)
+    assert a.result.status == "completed", a.result.error
+    assert [c.turn for c in api.calls] == [0, 1]  # both turns, one process
+    assert len(a.pgids) == 1 and len(asked) == 2  # asked after each turn; nothing the second time
+    # The second request continues the first exchange: the same session took the message.
+    history = json.dumps(api.calls[1].body["messages"])
+    assert "the task" in history and "first answer" in history and "negative numbers" in history
+    assert a.result.final_message == "negatives handled"
+    assert (a.result.input_tokens, a.result.output_tokens) == (250, 30)  # both turns counted
+    assert a.result.turns == 2
+    single = a.result.cost_usd
+    assert single is not None and single > 0
+    assert "a person's message goes into the session" in a.texts()
+
+
 def test_default_permission_mode_reports_denials(workspace: Path) -> None:
     target = workspace / "denied.txt"
     with FakeAnthropic([Turn.write(str(target), "x\n"), Turn.reply("could not write")]) as api:

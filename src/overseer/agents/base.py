@@ -74,6 +74,10 @@ class RunContext:
     on_spawn: Callable[[int], None] = lambda _pgid: None
     session_id: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # What a person sent with `overseer steer` since the attempt started, as a message for the
+    # running session (marked delivered when taken), or None. Agents that can take a message
+    # between turns of a running session call it at the end of each turn (claude-code).
+    take_steers: Callable[[], str | None] | None = None
 
 
 class Agent(Protocol):

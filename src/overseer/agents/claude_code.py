@@ -16,9 +16,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from overseer.agents.base import AgentConfig, AgentEvent, AgentResult, RunContext
-from overseer.agents.claude_stream import ClaudeStream, cost_of, usage_of
+from overseer.agents.claude_stream import ClaudeStream, combined, cost_of, usage_of, user_message
 from overseer.agents.envvars import expand, expand_env
-from overseer.agents.process import ATTEMPT_ENV
+from overseer.agents.process import ATTEMPT_ENV, LiveStdin
 from overseer.agents.transport import transport_for
 from overseer.errors import OverseerError
 
@@ -58,12 +58,20 @@ class ClaudeCodeAgent:
         assert isinstance(config, ClaudeCodeConfig)
         self.config = config
 
+    def live(self, ctx: RunContext) -> bool:
+        """Whether a person's messages can reach the running session between its turns: the
+        prompt then goes in as a stream-json user message and stdin stays open (local only;
+        over SSH the channel's stdin is the remote watchdog's)."""
+        return ctx.take_steers is not None and self.config.transport == "local"
+
     def argv(self, ctx: RunContext) -> list[str]:
         c = self.config
         # The prompt goes on stdin: no argv length limit, and a prompt starting with "-" is
         # never taken for a flag.
         argv = [expand(c.binary, os.environ, where="binary"), "-p", "--output-format", "stream-json", "--verbose",
                 "--permission-mode", c.permission_mode]
+        if self.live(ctx):
+            argv += ["--input-format", "stream-json"]
         if ctx.session_id:
             argv += ["--resume", ctx.session_id]
         for flag, value in (("--model", c.model), ("--fallback-model", c.fallback_model),
@@ -112,14 +120,29 @@ class ClaudeCodeAgent:
         except OverseerError as exc:
             return self._finish(ctx, None, AgentResult(status="failed", error="; ".join(filter(None, [exc.message, exc.hint]))))
 
+        stdin: bytes | LiveStdin = ctx.prompt.encode()
+        if self.live(ctx):
+            stdin = LiveStdin(user_message(ctx.prompt))
+
         def on_line(line: str) -> None:
+            turns = len(stream.results)
             for ev in stream.feed(line):
                 ctx.on_event(ev)
+            if isinstance(stdin, LiveStdin) and len(stream.results) > turns:
+                # A turn ended. A person's message that came meanwhile starts the next turn of
+                # the same session; without one, EOF lets the CLI finish.
+                steer = ctx.take_steers() if ctx.take_steers and stream.results[-1].get("subtype") == "success" else None
+                if steer:
+                    ctx.on_event(AgentEvent(kind="text", data={
+                        "text": "overseer: a person's message goes into the session", "stream": "overseer"}))
+                    stdin.write(user_message(steer))
+                else:
+                    stdin.close()
 
         try:
             outcome = transport_for(c.transport).run(
                 argv, cwd=ctx.workdir, env=env, on_line=on_line, timeout=timeout,
-                stall_after=c.stall_after, on_spawn=ctx.on_spawn, stdin_data=ctx.prompt.encode(),
+                stall_after=c.stall_after, on_spawn=ctx.on_spawn, stdin_data=stdin,
             )
         except FileNotFoundError:
             return self._finish(ctx, None, AgentResult(
@@ -135,7 +158,7 @@ class ClaudeCodeAgent:
             error = f"no output for {c.stall_after:g}s"
         elif ending.status == "cancelled":
             error = "cancelled"
-        r = stream.result or {}
+        r = combined(stream.results)
         tokens = usage_of(r)
         return self._finish(ctx, stream.result, AgentResult(
             status=ending.status,

@@ -32,6 +32,8 @@ class Ending:
 class ClaudeStream:
     session_id: str | None = None
     result: dict[str, Any] | None = None
+    # Every turn's result: a session that took a person's message mid-attempt has several.
+    results: list[dict[str, Any]] = field(default_factory=list)
     last_text: str = ""
     # The latest refusal the CLI reported with its reset time (`rate_limit_event` or an
     # assistant error's `api_error_params.rate_limit_info`).
@@ -76,6 +78,7 @@ class ClaudeStream:
             return []  # init and status lines: session_id is kept above
         if kind == "result":
             self.result = obj
+            self.results.append(obj)
             # The adapter's own `result` event, sent once the process is gone, carries the
             # verdict and this object; here it counts as the run's usage.
             return [AgentEvent(kind="usage", data={
@@ -171,6 +174,31 @@ def _tokens(usage: dict[str, Any]) -> dict[str, int]:
 def usage_of(result: dict[str, Any]) -> dict[str, int]:
     """This run's tokens; cache reads and writes count as input."""
     return _tokens(result.get("usage") or {})
+
+
+_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def combined(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result for all of a process's turns: the last one's message and state, with tokens,
+    turns, cost (each turn's own, `model_usage_since_last_result`) and denials summed."""
+    if len(results) <= 1:
+        return results[0] if results else {}
+    last = results[-1]
+    costs = [cost_of(r) for r in results]
+    usage = {k: sum(int((r.get("usage") or {}).get(k) or 0) for r in results) for k in _USAGE_KEYS}
+    merged = {k: v for k, v in last.items() if k != "model_usage_since_last_result"}
+    merged.update(
+        usage=usage, num_turns=sum(int(r.get("num_turns") or 0) for r in results),
+        total_cost_usd=sum(c for c in costs if c is not None) if all(c is not None for c in costs) else None,
+        permission_denials=[d for r in results for d in (r.get("permission_denials") or [])],
+    )
+    return merged
+
+
+def user_message(text: str) -> bytes:
+    """A user turn as `--input-format stream-json` reads it: one JSON line."""
+    return (json.dumps({"type": "user", "message": {"role": "user", "content": text}}) + "\n").encode()
 
 
 def cost_of(result: dict[str, Any]) -> float | None:

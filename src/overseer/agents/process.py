@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import subprocess
 import threading
@@ -16,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from overseer.scrub import process_scrubber
 from overseer.watchdog import ATTEMPT_ENV, watchdog
@@ -106,6 +108,36 @@ def kill_leftovers(attempt_id: str) -> int:
     return killed
 
 
+class LiveStdin:
+    """A process's stdin while it runs: the first data at the start, more when the caller has
+    it, then EOF (`close`). Writes after EOF, or after the process ended, are dropped."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+        self._more: queue.Queue[bytes | None] = queue.Queue()
+        self.closed = threading.Event()
+
+    def write(self, data: bytes) -> None:
+        if not self.closed.is_set():
+            self._more.put(data)
+
+    def close(self) -> None:
+        if not self.closed.is_set():
+            self.closed.set()
+            self._more.put(None)
+
+    def feed(self, stdin: IO[bytes]) -> None:
+        """Write to `stdin` until closed (run on a thread of its own)."""
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            stdin.write(self.first)
+            stdin.flush()
+            while (data := self._more.get()) is not None:
+                stdin.write(data)
+                stdin.flush()
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            stdin.close()
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -116,7 +148,7 @@ def run_process(
     stall_after: float,
     on_spawn: Callable[[int], None] = lambda _pgid: None,
     cancel: threading.Event | None = None,
-    stdin_data: bytes | None = None,
+    stdin_data: bytes | LiveStdin | None = None,
     tail_lines: int = 200,
 ) -> ProcessOutcome:
     """Run argv to completion or until a limit; every output line goes to on_line as it comes,
@@ -151,7 +183,9 @@ def run_process(
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    if stdin_data is not None and proc.stdin is not None:
+    if isinstance(stdin_data, LiveStdin) and proc.stdin is not None:
+        threading.Thread(target=stdin_data.feed, args=(proc.stdin,), daemon=True).start()
+    elif isinstance(stdin_data, bytes) and proc.stdin is not None:
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.write(stdin_data)
             proc.stdin.close()
@@ -164,6 +198,8 @@ def run_process(
         proc.wait()
         exited.set()
         wake.set()
+        if isinstance(stdin_data, LiveStdin):
+            stdin_data.close()  # nothing reads it any more: let its writer end
 
     def wait_for_cancel(ev: threading.Event) -> None:
         while not exited.is_set():

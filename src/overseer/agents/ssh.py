@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 import asyncssh
 
 from overseer.agents import ssh_sync
-from overseer.agents.process import ATTEMPT_ENV, ProcessOutcome
+from overseer.agents.process import ATTEMPT_ENV, LiveStdin, ProcessOutcome
 from overseer.agents.ssh_errors import connect_error, is_transient
 from overseer.agents.transport import SshSpec
 from overseer.errors import OverseerError
@@ -192,8 +192,13 @@ class SshTransport:
         stall_after: float,
         on_spawn: Callable[[int], None] = lambda _pgid: None,
         cancel: threading.Event | None = None,
-        stdin_data: bytes | None = None,
+        stdin_data: bytes | LiveStdin | None = None,
     ) -> ProcessOutcome:
+        # Over SSH the channel's stdin belongs to the remote watchdog: a live stdin sends its
+        # first data, as a file, and takes nothing more.
+        if isinstance(stdin_data, LiveStdin):
+            stdin_data.close()
+            stdin_data = stdin_data.first
         # on_spawn is not called: it records a *local* process group that a resumed run may
         # kill, and a remote pgid there would name an unrelated local group. Remote leftovers
         # are the watchdog's job (see the module docstring).

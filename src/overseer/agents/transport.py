@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from overseer.agents.process import ProcessOutcome, run_process
+from overseer.agents.process import LiveStdin, ProcessOutcome, run_process
 
 
 class SshSpec(BaseModel):
@@ -51,7 +51,7 @@ class Transport(Protocol):
         stall_after: float,
         on_spawn: Callable[[int], None] = ...,
         cancel: threading.Event | None = None,
-        stdin_data: bytes | None = None,
+        stdin_data: bytes | LiveStdin | None = None,
     ) -> ProcessOutcome: ...
 
     def describe(self) -> str: ...

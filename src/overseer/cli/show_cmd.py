@@ -102,7 +102,8 @@ def print_view(v: AttemptView, full: bool, console: Console | None = None) -> No
         out.print(f"[bold]{b.state} at {b.id}[/bold] ({b.kind}) by {escape(b.resolved_by or '?')}: "
                   f"{escape(b.note or '')}")
     for st in v.steers:
-        out.print(f"[bold]steered[/bold] by {escape(st.by or '?')} (in this prompt): {escape(st.message)}")
+        where = "into the running session" if st.how == "live" else "in this prompt"
+        out.print(f"[bold]steered[/bold] by {escape(st.by or '?')} ({where}): {escape(st.message)}")
     for st in v.steers_waiting:
         out.print(f"[yellow]waiting for the next prompt[/yellow], from {escape(st.by or '?')}: {escape(st.message)}")
 

@@ -1,11 +1,10 @@
-"""Steering a task without stopping it (`overseer steer`, the web view's box): the message is
-queued and delivered in the task's next prompt. The running attempt is never interrupted; if it
-passes, one more attempt carries the message (engine/workflows.py), on top of its work.
-
-Where the agent keeps a session (Claude Code, Codex, Gemini CLI resume theirs on a retry) the
-next prompt goes to the same session, resumed, so the agent reads the message as a follow-up
-with everything it did before; the others (Aider, shell) start afresh with it in the prompt.
-No agent gets it in the middle of a running turn.
+"""Steering a task without stopping it (`overseer steer`, the web view's box). The running
+attempt is never interrupted. Claude Code, run locally, takes the message into its running
+session when its current turn ends (stream-json input, agents/claude_code.py): same process,
+same attempt. Every other agent gets it in the task's next prompt; if the running attempt
+passes, one more attempt carries it (engine/workflows.py), on top of its work. Codex and Gemini
+CLI resume their session for that prompt, so they read it as a follow-up with their context;
+Aider and shell agents start afresh with it in the prompt. No agent is interrupted mid-turn.
 """
 
 from __future__ import annotations
@@ -19,8 +18,10 @@ MAX_MESSAGE = 20_000
 SESSION_AGENTS = frozenset({"claude-code", "codex", "gemini"})
 
 
-def delivery(agent_type: str) -> str:
+def delivery(agent_type: str, transport: object = "local") -> str:
     """How a steer reaches this agent, in words for the person who sent it."""
+    if agent_type == "claude-code" and transport == "local":
+        return "into the running session when its current turn ends (the attempt goes on)"
     if agent_type in SESSION_AGENTS:
         return "in its next prompt, to the same agent session, resumed (the running attempt goes on)"
     return "in its next prompt (the running attempt goes on; the agent starts afresh with it)"
@@ -43,4 +44,5 @@ def steer(store: Store, run_id: str, task_id: str, message: str, by: str) -> tup
             f"task {task_id} is {task.state}: a message steers a task that has yet to finish",
             hint=f"`overseer rollback {task_id}` re-opens it, then `overseer resume`")
     rec = store.add_steer(run_id, task_id, text, by)
-    return rec, delivery(str((task.spec.get("agent") or {}).get("type", "")))
+    agent = task.spec.get("agent") or {}
+    return rec, delivery(str(agent.get("type", "")), agent.get("transport", "local"))

@@ -26,6 +26,9 @@ class SteerInfo(BaseModel):
     message: str
     by: str | None
     sent_at: str
+    # "prompt": the attempt's prompt carried it; "live": its running session took it at the end
+    # of a turn; None: still waiting.
+    how: str | None = None
 
 
 class AttemptView(BaseModel):
@@ -82,7 +85,8 @@ def attempt_view(store: Store, run_id: str, repo: Path, task_id: str, n: int | N
     steers = store.list_steers(run_id, task_id)
 
     def info(s_: SteerRecord) -> SteerInfo:
-        return SteerInfo(message=scrub.text(s_.message), by=s_.by, sent_at=s_.created_at.isoformat())
+        return SteerInfo(message=scrub.text(s_.message), by=s_.by, sent_at=s_.created_at.isoformat(),
+                         how=s_.delivered_how)
 
     return AttemptView(run_id=run_id, task=task.id, title=task.title, task_state=task.state,
                        attempts=len(task.attempts), attempt=attempt, diff=scrub.text(diff),

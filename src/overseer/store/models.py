@@ -305,6 +305,8 @@ class Steer(Base):
     message: Mapped[str] = mapped_column(Text)
     by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The attempt whose prompt carried it; None while it waits.
+    # The attempt that got it; None while it waits. How: in its prompt ("prompt"), or into
+    # its running session at the end of a turn ("live", agents/claude_code.py).
     delivered_attempt: Mapped[int | None] = mapped_column(Integer)
     delivered_at: Mapped[datetime | None]
+    delivered_how: Mapped[str | None] = mapped_column(String(16))

@@ -24,11 +24,12 @@ class SteerRecord:
     created_at: datetime
     delivered_attempt: int | None
     delivered_at: datetime | None
+    delivered_how: str | None = None
 
     @classmethod
     def of(cls, r: m.Steer) -> SteerRecord:
         return cls(r.id, r.run_id, r.task_id, r.message, r.by, r.created_at, r.delivered_attempt,
-                   r.delivered_at)
+                   r.delivered_at, r.delivered_how)
 
 
 class SteerMixin(StoreBase):
@@ -52,7 +53,20 @@ class SteerMixin(StoreBase):
             ).order_by(m.Steer.id)).all()
             for r in rows:
                 if r.delivered_attempt is None:
-                    r.delivered_attempt, r.delivered_at = attempt, utcnow()
+                    r.delivered_attempt, r.delivered_at, r.delivered_how = attempt, utcnow(), "prompt"
+            return [SteerRecord.of(r) for r in rows if r.delivered_how != "live"]
+
+        return self._write(tx)
+
+    def take_live_steers(self, run_id: str, task_id: str, attempt: int) -> list[SteerRecord]:
+        """The messages waiting now, marked as given to `attempt`'s running session."""
+
+        def tx(s: Session) -> list[SteerRecord]:
+            rows = s.scalars(select(m.Steer).where(
+                m.Steer.run_id == run_id, m.Steer.task_id == task_id, m.Steer.delivered_attempt.is_(None),
+            ).order_by(m.Steer.id)).all()
+            for r in rows:
+                r.delivered_attempt, r.delivered_at, r.delivered_how = attempt, utcnow(), "live"
             return [SteerRecord.of(r) for r in rows]
 
         return self._write(tx)

@@ -23,7 +23,7 @@ from overseer.events import Event, publish
 from overseer.gates.holdout import clean_up
 from overseer.lifecycle import TaskState
 from overseer.scrub import process_scrubber, scrub_files
-from overseer.supervisor.prompts import task_prompt
+from overseer.supervisor.prompts import steer_message, task_prompt
 from overseer.workspace.refs import checkpoint_ref
 from overseer.workspace.watch import FileActivity
 
@@ -115,11 +115,15 @@ def run_agent(
         ctx.store.add_event(aid, n_, ev)
         publish(Event(type="agent_event", run_id=run_id, task_id=task.id, attempt=n, data=ev.model_dump(mode="json")))
 
+    def take_steers() -> str | None:
+        got = ctx.store.take_live_steers(run_id, task.id, n)
+        return scrub.text(steer_message([s.message for s in got], ws.root)) if got else None
+
     rc = RunContext(
         workdir=ws.root, prompt=prompt, prompt_file=adir / "prompt.md", run_id=run_id,
         task_id=task.id, attempt=n, timeout=task.timeout, transcript=transcript,
         on_event=on_event, on_spawn=lambda pgid: ctx.store.set_attempt_pgid(aid, pgid),
-        session_id=session_id,
+        session_id=session_id, take_steers=take_steers,
     )
     started.touch()
 

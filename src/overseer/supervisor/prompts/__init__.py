@@ -40,4 +40,9 @@ def task_prompt(
     """The prompt for one attempt at a task: the task itself, then any feedback from before,
     then what a person sent with `overseer steer` since the last prompt."""
     return render("task.md.j2", project_dir, task=task, attempt=attempt, feedback=feedback,
-                  steers=list(steers))
+                  steers=list(steers), live=False)
+
+
+def steer_message(steers: Sequence[str], project_dir: Path | None = None) -> str:
+    """What a running session gets, at the end of a turn, of a person's `overseer steer`."""
+    return render("steers.md.j2", project_dir, steers=list(steers), live=True).strip()

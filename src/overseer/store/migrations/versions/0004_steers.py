@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_attempt", sa.Integer(), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_how", sa.String(length=16), nullable=True),
     )
     op.create_index("ix_steers_run_id", "steers", ["run_id"])
 
