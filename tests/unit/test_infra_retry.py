@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from overseer.agents.base import AgentResult
-from overseer.agents.ssh import LOST, UNREACHABLE
+from overseer.agents.ssh import LOST, SLOW, UNREACHABLE
 from overseer.config import RetriesSettings
 from overseer.engine.infra_retry import (
     infra_retry_delay,
@@ -58,6 +58,11 @@ def r(status: str = "failed", *, error: str | None = None, exit_code: int | None
         (r(error="command exited with None", exit_code=None,
            final=f"{UNREACHABLE}: cannot connect to h:22: connection refused"),
          "the agent's SSH host could not be reached (cannot connect to h:22: connection refused)"),
+        # ... or a slow login shell held up the command's start
+        (r(error="command exited with None", exit_code=None,
+           final=f"{SLOW}: starting the command on h:22 did not finish within 60s (waited 60.0s)"),
+         "the agent's SSH host was too slow (starting the command on h:22 did not finish within 60s "
+         "(waited 60.0s))"),
     ],
 )
 def test_is_infrastructure_failure(result, expected):
@@ -119,3 +124,19 @@ def test_zero_retries_allowed_means_fail_at_once():
 def test_limits_are_the_recorded_retries_section_with_defaults():
     assert limits_of(None) == limits_of({}) == RetriesSettings()
     assert limits_of({"max_infra_retries": 7}).max_infra_retries == 7
+
+
+def test_a_slow_ssh_phase_says_what_where_and_how_long() -> None:
+    import asyncio
+
+    import pytest
+
+    from overseer.agents.ssh import SshTransport
+    from overseer.agents.transport import SshSpec
+    from overseer.errors import OverseerError
+
+    t = SshTransport(SshSpec(host="build-box", port=2222, workdir="/w"))
+    with pytest.raises(OverseerError) as exc:
+        asyncio.run(t._within("starting the command", 0.05, asyncio.sleep(5)))
+    assert exc.value.message.startswith("starting the command on build-box:2222 did not finish within 0.05s (waited ")
+    assert "login shell" in (exc.value.hint or "") and exc.value.context.get("transient")

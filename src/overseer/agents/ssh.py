@@ -35,7 +35,7 @@ import shlex
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +52,9 @@ PGID_MARK = "@@overseer-pgid "
 LOST = "overseer: the ssh connection ended without the command's exit status"
 UNREACHABLE = "overseer: the ssh host could not be reached"
 NOT_BACK = "overseer: the agent's changes could not be brought back from the ssh host"
+SLOW = "overseer: the ssh host was too slow"
+SLOW_HINT = ("a slow login shell delays every command over SSH (its start-up files run each time): "
+             "keep the remote ~/.bashrc and ~/.profile quick, or check the host's load")
 SYNC_TIMEOUT = 300.0  # a first sync of a large repository sends its whole history
 CONNECT_TIMEOUT = 15.0
 # Exit code of the setup channel when the remote workdir cannot be entered.
@@ -224,8 +227,9 @@ class SshTransport:
 
     async def _push_snapshot(self, conn: asyncssh.SSHClientConnection, snap: ssh_sync.Snapshot, tag: str) -> None:
         where = f"remote workdir {self.spec.workdir} on {self.spec.host}"
-        probe = await conn.run(shlex.join(["sh", "-c", ssh_sync.PROBE_SCRIPT, "overseer-probe",
-                                           self.spec.workdir, snap.head or "", snap.sha]), check=False)
+        probe = await self._within("checking the remote clone", CONNECT_TIMEOUT * 4, conn.run(shlex.join(
+            ["sh", "-c", ssh_sync.PROBE_SCRIPT, "overseer-probe", self.spec.workdir, snap.head or "", snap.sha]),
+            check=False))
         code, said = probe.exit_status, str(probe.stdout or "").split()
         if code == NO_WORKDIR:
             raise OverseerError(f"{where} cannot be entered",
@@ -248,7 +252,8 @@ class SshTransport:
         if data is not None:
             proc.stdin.write(data)
         proc.stdin.write_eof()
-        done = await asyncio.wait_for(proc.wait(check=False), timeout=SYNC_TIMEOUT)
+        done = await self._within("bringing the remote clone to the attempt's tree", SYNC_TIMEOUT,
+                                  proc.wait(check=False))
         if done.exit_status != 0:
             err = (done.stderr or b"").decode(errors="replace").strip()[:300] if isinstance(done.stderr, bytes) else ""
             raise OverseerError(f"{where}: bringing it to the attempt's tree failed (exit {done.exit_status}): {err}",
@@ -256,9 +261,8 @@ class SshTransport:
 
     async def _pull(self, conn: asyncssh.SSHClientConnection, snap: ssh_sync.Snapshot, tag: str) -> None:
         """Bring what the agent changed in the remote clone into the local working tree."""
-        done = await asyncio.wait_for(conn.run(shlex.join(
-            ["sh", "-c", ssh_sync.PULL_SCRIPT, "overseer-pull", self.spec.workdir]), encoding=None, check=False),
-            timeout=SYNC_TIMEOUT)
+        done = await self._within("collecting the agent's changes", SYNC_TIMEOUT, conn.run(shlex.join(
+            ["sh", "-c", ssh_sync.PULL_SCRIPT, "overseer-pull", self.spec.workdir]), encoding=None, check=False))
         if done.exit_status == ssh_sync.UNCHANGED:
             return
         if done.exit_status != 0 or not isinstance(done.stdout, bytes):
@@ -266,6 +270,19 @@ class SshTransport:
             raise OverseerError(f"collecting the agent's changes in {self.spec.workdir} on {self.spec.host} "
                                 f"failed (exit {done.exit_status}): {err}")
         ssh_sync.apply_result(snap, tag, done.stdout)
+
+    async def _within(self, what: str, seconds: float, aw: Awaitable[T]) -> T:
+        """`aw`, or an OverseerError saying what did not finish, where, and how long it waited
+        (transient: the engine tries the attempt again)."""
+        start = time.monotonic()
+        try:
+            return await asyncio.wait_for(aw, timeout=seconds)
+        except TimeoutError:
+            waited = time.monotonic() - start
+            raise OverseerError(
+                f"{what} on {self.spec.host}:{self.spec.port} did not finish within {seconds:g}s "
+                f"(waited {waited:.1f}s)", hint=SLOW_HINT, context={"transient": True},
+            ) from None
 
     async def _put(self, conn: asyncssh.SSHClientConnection, name: str, data: bytes) -> None:
         # The content travels on stdin; only the file name is on the command line.
@@ -276,7 +293,8 @@ class SshTransport:
         # Not conn.run(input=...): it sends no EOF for empty input, and cat would wait forever.
         proc.stdin.write(data)
         proc.stdin.write_eof()
-        done = await asyncio.wait_for(proc.wait(check=False), timeout=CONNECT_TIMEOUT * 4)
+        done = await self._within("writing a file into the remote workdir (the command's start)",
+                                  CONNECT_TIMEOUT * 4, proc.wait(check=False))
         if done.exit_status == NO_WORKDIR:
             raise OverseerError(
                 f"remote workdir {self.spec.workdir} cannot be entered on {self.spec.host}",
@@ -310,9 +328,6 @@ class SshTransport:
             ["sh", "-c", _WRAPPER, "overseer-remote", self.spec.workdir, env_name, in_name,
              str(grace), f"{ATTEMPT_ENV}={attempt}" if attempt else "", *argv]
         )
-        tail: deque[str] = deque(maxlen=200)
-        last_output = time.monotonic()
-        pgid: int | None = None
 
         try:
             opened = await connect(self.spec)
@@ -325,13 +340,35 @@ class SshTransport:
             on_line(line)
             return ProcessOutcome(exit_code=None, ended_by="exit", duration_s=time.monotonic() - start,
                                   tail=[line])
+        try:
+            return await self._on(opened, env, on_line, timeout, stall_after, cancel,
+                                  stdin_data, sync_root, start, tag, command, env_name, in_name)
+        except OverseerError as exc:
+            if not is_transient(exc):
+                raise
+            line = f"{SLOW}: {exc.message}"
+            on_line(line)
+            return ProcessOutcome(exit_code=None, ended_by="exit", duration_s=time.monotonic() - start,
+                                  tail=[line])
+
+    async def _on(
+        self, opened: asyncssh.SSHClientConnection, env: dict[str, str],
+        on_line: Callable[[str], None], timeout: float, stall_after: float, cancel: threading.Event | None,
+        stdin_data: bytes | None, sync_root: Path | None, start: float, tag: str, command: str,
+        env_name: str, in_name: str,
+    ) -> ProcessOutcome:
+        """The attempt on an open connection: sync, environment, the command, the way back."""
+        tail: deque[str] = deque(maxlen=200)
+        last_output = time.monotonic()
+        pgid: int | None = None
         async with opened as conn:
             snap = await self._push(conn, sync_root, tag) if sync_root is not None else None
             await self._put(conn, env_name, env_file_text(env))
             if stdin_data is not None:
                 await self._put(conn, in_name, stdin_data)
             try:
-                proc = await conn.create_process(command, encoding=None)
+                proc = await self._within("starting the command", CONNECT_TIMEOUT * 4,
+                                          conn.create_process(command, encoding=None))
             except BaseException:
                 # The wrapper, which deletes the env file, never started: delete it here.
                 with contextlib.suppress(Exception):

@@ -29,7 +29,8 @@ CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal
 # it failed. claude: "model API error 529 (overloaded_error)"; aider/litellm:
 # "litellm.InternalServerError"; codex: "model server unreachable", "stream disconnected";
 # the ssh transport: "the ssh connection ended without the command's exit status", and
-# "the ssh host could not be reached: …" when it could not connect at all.
+# "the ssh host could not be reached: …" when it could not connect at all, and "the ssh host
+# was too slow: …" when a login, a command start or the tree's sync did not finish in time.
 _API_5XX = re.compile(
     r"\bmodel API error 5\d\d\b"
     r"|\b(?:HTTP|status(?: code)?)[ :]*5\d\d\b"
@@ -41,6 +42,7 @@ _API_5XX = re.compile(
 )
 _SSH_LOST = re.compile(r"\bthe ssh connection ended without the command's exit status\b")
 _SSH_UNREACHABLE = re.compile(r"\bthe ssh host could not be reached: (.*)")
+_SSH_SLOW = re.compile(r"\bthe ssh host was too slow: (.*)")
 
 
 def limits_of(recorded: Mapping[str, Any] | None) -> RetriesSettings:
@@ -77,6 +79,8 @@ def is_infrastructure_failure(result: AgentResult) -> str | None:
         return "the SSH connection to the agent's host was lost"
     if m := _SSH_UNREACHABLE.search(text):
         return f"the agent's SSH host could not be reached ({m.group(1).strip()})"
+    if m := _SSH_SLOW.search(text):
+        return f"the agent's SSH host was too slow ({m.group(1).strip()})"
     code = result.exit_code
     if code is not None and code < 0 and -code in CRASH_SIGNALS:
         return f"the agent process crashed ({_signal_name(-code)})"
