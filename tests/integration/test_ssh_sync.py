@@ -208,3 +208,51 @@ tasks:
     assert sorted(x for x in changed if x) == ["A\tf.txt", "A\thalf.txt"]
     assert len(git(local, "log", "--format=%H", "--grep", "Overseer-Task: make").split()) == 1
     assert git(local, "status", "--porcelain") == ""
+
+
+def test_a_remote_gate_runs_in_the_remote_clone_on_the_tree_being_judged(sshd: SshServer, tmp_path: Path) -> None:
+    local, remote = _repos(tmp_path)
+    spec = sshd.spec(remote).model_dump()
+    (local / "plan.yaml").write_text(f"""\
+version: 1
+name: remote-gate
+defaults: {{max_attempts: 2, timeout: 120}}
+agents:
+  remote:
+    type: shell
+    command: "echo made > f.txt; if [ -f first-done ]; then echo fixed > fixed.txt; fi"
+    transport: {{ssh: {json.dumps(spec)}}}
+gates:
+  - name: there
+    where: remote
+    run: "test \\"$(pwd)\\" = {remote} && test -f f.txt && test -f fixed.txt && echo gate-output > gate-left.txt"
+  - {{name: here, run: "test -f f.txt"}}
+tasks:
+  - id: make
+    agent: remote
+    prompt: make f.txt
+    gates: [there, here]
+""")
+    (local / "first-done").write_text("")  # untracked: synced to the remote before each attempt
+    git(local, "add", "plan.yaml")
+    git(local, "commit", "-q", "-m", "plan")
+    home = tmp_path / "home"
+    home.mkdir()
+    res = _overseer(local, home, "run", "plan.yaml", "--plain", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    st = json.loads(_overseer(local, home, "status", "--json").stdout)
+    assert [(t["state"], t["attempts"]) for t in st["tasks"]] == [("completed", 1)]
+    report = json.loads(_overseer(local, home, "export", "-f", "json").stdout)
+    gates = {g["name"]: g for g in report["tasks"][0]["attempts"][0]["gates"]}
+    assert gates["there"]["passed"] and gates["here"]["passed"]
+    # What the remote gate wrote stayed there: it is not the task's work.
+    assert (remote / "gate-left.txt").exists() and not (local / "gate-left.txt").exists()
+    assert "gate-left.txt" not in git(local, "show", "--name-only", "--format=", "HEAD")
+
+
+def test_a_remote_gate_without_an_ssh_agent_fails_with_the_fix(tmp_path: Path) -> None:
+    from overseer.gates.runner import run_gate
+    from overseer.plan.schema import GateSpec
+
+    r = run_gate(GateSpec(name="there", run="true", where="remote"), tmp_path)
+    assert not r.passed and "no ssh transport" in r.output_tail and "transport: {ssh" in r.output_tail

@@ -196,7 +196,10 @@ class SshTransport:
         on_spawn: Callable[[int], None] = lambda _pgid: None,
         cancel: threading.Event | None = None,
         stdin_data: bytes | LiveStdin | None = None,
+        push_only: bool = False,
     ) -> ProcessOutcome:
+        """`push_only`: bring the remote clone to the local tree, and bring nothing back (a
+        gate's command judges the tree; what it writes is not the task's work)."""
         # Over SSH the channel's stdin belongs to the remote watchdog: a live stdin sends its
         # first data, as a file, and takes nothing more.
         if isinstance(stdin_data, LiveStdin):
@@ -209,10 +212,11 @@ class SshTransport:
         process_scrubber().learn(env)  # its secret-looking values are masked in what comes back
         # An attempt's command works on the attempt's tree (ssh_sync); a probe (doctor) does not.
         attempt = env.get(ATTEMPT_ENV, "")
-        sync_root = Path(cwd) if self.spec.sync and attempt and ssh_sync.is_git_tree(Path(cwd)) else None
+        wanted = self.spec.sync and (attempt or push_only)
+        sync_root = Path(cwd) if wanted and ssh_sync.is_git_tree(Path(cwd)) else None
         return _in_thread(
             lambda: self._run(list(argv), env_to_send(env), attempt, on_line,
-                              timeout, stall_after, cancel, stdin_data, sync_root)
+                              timeout, stall_after, cancel, stdin_data, sync_root, push_only)
         )
 
     async def _push(self, conn: asyncssh.SSHClientConnection, root: Path, tag: str) -> ssh_sync.Snapshot:
@@ -318,6 +322,7 @@ class SshTransport:
         cancel: threading.Event | None,
         stdin_data: bytes | None,
         sync_root: Path | None = None,
+        push_only: bool = False,
     ) -> ProcessOutcome:
         start = time.monotonic()
         tag = secrets.token_hex(8)
@@ -342,7 +347,7 @@ class SshTransport:
                                   tail=[line])
         try:
             return await self._on(opened, env, on_line, timeout, stall_after, cancel,
-                                  stdin_data, sync_root, start, tag, command, env_name, in_name)
+                                  stdin_data, sync_root, start, tag, command, env_name, in_name, push_only)
         except OverseerError as exc:
             if not is_transient(exc):
                 raise
@@ -355,7 +360,7 @@ class SshTransport:
         self, opened: asyncssh.SSHClientConnection, env: dict[str, str],
         on_line: Callable[[str], None], timeout: float, stall_after: float, cancel: threading.Event | None,
         stdin_data: bytes | None, sync_root: Path | None, start: float, tag: str, command: str,
-        env_name: str, in_name: str,
+        env_name: str, in_name: str, push_only: bool,
     ) -> ProcessOutcome:
         """The attempt on an open connection: sync, environment, the command, the way back."""
         tail: deque[str] = deque(maxlen=200)
@@ -425,7 +430,7 @@ class SshTransport:
                 on_line(LOST)
             if snap is not None:
                 try:
-                    if not tail or tail[-1] != LOST:
+                    if not push_only and (not tail or tail[-1] != LOST):
                         await self._pull(conn, snap, tag)
                 except (OverseerError, asyncssh.Error, OSError, TimeoutError) as exc:
                     # The work is not in the local tree: an infrastructure failure, retried.

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from overseer.agents.transport import SshSpec
 from overseer.engine.decide import Thresholds
 from overseer.plan.schema import ResolvedTask
 
@@ -31,6 +32,13 @@ class TaskSpec(ResolvedTask):
 
     def with_agent(self, name: str, config: dict[str, Any]) -> TaskSpec:
         return self.model_copy(update={"agent_name": name, "agent": config})
+
+    def ssh(self) -> SshSpec | None:
+        """Where the task's agent runs when it runs over SSH (a `where: remote` gate runs there)."""
+        transport = self.agent.get("transport")
+        if isinstance(transport, dict) and isinstance(transport.get("ssh"), dict):
+            return SshSpec.model_validate(transport["ssh"])
+        return None
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

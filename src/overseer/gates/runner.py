@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from overseer.agents.transport import SshSpec
 from overseer.gates.counts import counts_from_output
 from overseer.gates.holdout import HoldoutError, holdout_env, placed, reveal
 from overseer.gates.kinds import Change, diff_limits, python_syntax
@@ -42,11 +43,16 @@ def run_gate(
     tail_lines: int = 60,
     kill_grace: float = KILL_GRACE_S,
     holdout_state: Path | None = None,
+    remote: SshSpec | None = None,
 ) -> GateResult:
-    """Run one gate of any kind. `changes` (what the attempt changed since its checkpoint) is
+    """Run one gate of any kind; a `where: remote` one on `remote`, the task's SSH agent host. `changes` (what the attempt changed since its checkpoint) is
     what python-syntax and diff-limits judge; None means nothing is known to have changed, as
     for a baseline run before any task. `holdout_state` is the folder for the manifests of
     placed holdout files (default: the workspace's .overseer/holdout)."""
+    if spec.where == "remote":
+        from overseer.gates.remote import run_remote
+
+        return run_remote(spec, workdir, remote, output_dir=output_dir, env=env, tail_lines=tail_lines)
     if spec.holdout is not None:
         return _run_holdout(spec, workdir, output_dir=output_dir, env=env, tail_lines=tail_lines,
                             kill_grace=kill_grace, state=holdout_state)

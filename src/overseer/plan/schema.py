@@ -47,6 +47,9 @@ class GateSpec(_Strict):
     max_lines: int | None = Field(default=None, ge=0, description="diff-limits: most lines added plus removed")
     forbidden: list[str] = Field(default_factory=list, description="diff-limits: path globs a task must not touch")
     holdout: HoldoutSpec | None = Field(default=None, description="hidden acceptance tests for this gate (docs/trust.md)")
+    where: Literal["local", "remote"] = Field(
+        default="local", description="remote: run the command on the host of the task's ssh agent, "
+        "in its clone, brought to the tree being judged (docs/agents.md)")
 
     # A model_post_init, not a model_validator: an after-validator renames this class in
     # pydantic's error locations, which schema_errors relies on to place its messages.
@@ -62,6 +65,12 @@ class GateSpec(_Strict):
             raise ValueError(f"gate {self.name!r}: {', '.join(limits)} only apply to kind diff-limits")
         if self.holdout is not None and self.kind != "command":
             raise ValueError(f"gate {self.name!r}: `holdout` needs a command gate that runs the hidden tests")
+        if self.where == "remote":
+            if self.kind != "command":
+                raise ValueError(f"gate {self.name!r}: only a command gate runs `where: remote`")
+            if self.junit or self.holdout is not None:
+                raise ValueError(f"gate {self.name!r}: `where: remote` counts tests from the output; "
+                                 "junit and holdout files are local (leave them out, or run it locally)")
 
 
 GateRef = str | GateSpec

@@ -58,7 +58,7 @@ def gather_evidence(
     task_changes = changes if checkpoint == base else ws.changes(base)
     results = run_gates(task.gates, ws.root, changes=task_changes, output_dir=out_dir,
                         tail_lines=ctx.settings.gates.output_tail_lines, env={ATTEMPT_ENV: aid},
-                        holdout_state=ctx.holdout_state(run_id))
+                        holdout_state=ctx.holdout_state(run_id), remote=task.ssh())
     spec_of = {g.name: g for g in task.gates}
     before_of: dict[str, GateResult | None] = {}
     for r in results:

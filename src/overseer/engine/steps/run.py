@@ -9,6 +9,7 @@ from typing import Any
 
 from dbos import DBOS
 
+from overseer.agents.transport import SshSpec
 from overseer.engine.context import current
 from overseer.engine.decide import Thresholds
 from overseer.engine.faults import crash_point
@@ -19,7 +20,7 @@ from overseer.errors import WorkspaceError
 from overseer.events import Event, publish
 from overseer.gates import GateResult, baseline_key
 from overseer.gates.holdout import for_baseline
-from overseer.gates.runner import run_gates
+from overseer.gates.runner import run_gate
 from overseer.lifecycle import RunState, TaskState
 from overseer.plan.schema import GateSpec
 from overseer.workspace.worktrees import create_worktree, merge_task, remove_worktree, task_branch
@@ -102,16 +103,20 @@ def baseline_gates(run_id: str, tasks: list[TaskSpec]) -> dict[str, dict[str, An
     ctx = current()
     ws = ctx.workspace(run_id)
     specs: dict[str, GateSpec] = {}
+    remotes: dict[str, SshSpec] = {}  # a `where: remote` gate runs on its first ssh task's host
     for t in tasks:
         for g in t.gates:
             if g.kind == "command":
                 specs[baseline_key(g)] = g
+                if g.where == "remote" and (ssh := t.ssh()) is not None:
+                    remotes.setdefault(baseline_key(g), ssh)
     out_dir = ws.root / ".overseer" / "runs" / run_id / "baseline"
     # Same-named gates that differ run under their keys, so their output files stay apart.
     named = [g.model_copy(update={"name": key}) if sum(x.name == g.name for x in specs.values()) > 1 else g
              for key, g in specs.items()]
-    results = run_gates(named, ws.root, output_dir=out_dir, tail_lines=ctx.settings.gates.output_tail_lines,
-                        holdout_state=ctx.holdout_state(run_id))
+    results = [run_gate(g, ws.root, output_dir=out_dir, tail_lines=ctx.settings.gates.output_tail_lines,
+                        holdout_state=ctx.holdout_state(run_id), remote=remotes.get(key))
+               for key, g in zip(specs, named, strict=True)]
     results = [_baseline_view(g, r) for g, r in zip(specs.values(), results, strict=True)]
     data = {key: r.model_dump(mode="json") for key, r in zip(specs, results, strict=True)}
     if data:
