@@ -1,9 +1,11 @@
-"""Crash injection: `kill -9` of `overseer run` at moments chosen at random (seeded, so a failure
-reproduces with OVERSEER_CRASH_SEED), each followed by `overseer resume`. After every resume:
-no task completed before the kill ran again, one commit per task, a clean tree, no worktree
-left behind, and no agent alive from before the kill (docs/architecture.md, "Crash safety").
+"""Crash injection: `kill -9` of `overseer run` at moments chosen at random (seeded, so a
+failure reproduces with OVERSEER_CRASH_SEED), each followed by `overseer resume`; and of one of
+two workers sharing a run on PostgreSQL, restarted. After each: no task completed before the
+kill ran again, one commit per task, a clean tree, no worktree left behind, and no agent alive
+from before the kill (docs/architecture.md, "Crash safety").
 
-OVERSEER_CRASH_KILLS sets how many runs are tried (default 8); the test prints the kill points."""
+OVERSEER_CRASH_KILLS and OVERSEER_CRASH_WORKER_KILLS set how many runs are tried (8 and 3);
+the tests print the kill points."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from e2e_helpers import alive, clean_env, git, overseer_cmd, status_json, wait_for
 
 SEED = int(os.environ.get("OVERSEER_CRASH_SEED", "20261207"))
@@ -53,6 +56,17 @@ def _agent_lines(log: Path) -> list[tuple[str, int]]:
     return out
 
 
+def _new_repo(repo: Path) -> Path:
+    repo.mkdir()
+    (repo / "tools").mkdir()
+    (repo / "tools" / "agent.sh").write_text(AGENT)
+    (repo / "plan.yaml").write_text(PLAN)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "start")
+    return repo
+
+
 def _recorded(repo: Path, env: dict[str, str]) -> dict[str, Any]:
     """The run as the store has it after the kill; no tasks when it was killed before the run
     was recorded."""
@@ -64,14 +78,14 @@ def _recorded(repo: Path, env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(res.stdout))
 
 
-def _one_kill(make_repo_at, tmp_path: Path, i: int) -> str:
+def _one_kill(tmp_path: Path, i: int) -> str:
     rng = random.Random(SEED + i)
     # The moment: after the k-th agent start (k = 0: while the run starts up), plus a random
     # slice of time — so kills land in every phase, on a fast machine or a loaded one alike.
     parallel, k, extra = rng.choice([1, 2]), rng.randint(0, len(TASKS)), rng.uniform(0.0, 0.8)
     root = tmp_path / f"try{i}"
     root.mkdir()
-    repo = make_repo_at(root / "repo", {"tools/agent.sh": AGENT, "plan.yaml": PLAN})
+    repo = _new_repo(root / "repo")
     (root / "home").mkdir()
     log = root / "agent.log"
     env = {**clean_env(root / "home"), "AGENT_LOG": str(log)}
@@ -125,17 +139,7 @@ def _one_kill(make_repo_at, tmp_path: Path, i: int) -> str:
 
 
 def test_kill_9_at_random_moments_then_resume(tmp_path, capsys) -> None:
-    def make_repo_at(repo: Path, files: dict[str, str]) -> Path:
-        repo.mkdir()
-        for name, text in files.items():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            (repo / name).write_text(text)
-        git(repo, "init", "-q", "-b", "main")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", "start")
-        return repo
-
-    report = [_one_kill(make_repo_at, tmp_path, i) for i in range(KILLS)]
+    report = [_one_kill(tmp_path, i) for i in range(KILLS)]
     killed = [r for r in report if "no kill" not in r]
     with capsys.disabled():
         print(f"\ncrash injection: {len(killed)} kill points of {KILLS} tries (seed {SEED})")
@@ -143,3 +147,75 @@ def test_kill_9_at_random_moments_then_resume(tmp_path, capsys) -> None:
             print("  " + line)
     # Most tries must land inside the run, or the test checks nothing.
     assert len(killed) >= (KILLS + 1) // 2, report
+
+
+WORKER_KILLS = int(os.environ.get("OVERSEER_CRASH_WORKER_KILLS", "3"))
+
+
+def _one_worker_kill(tmp_path: Path, cluster: Any, i: int) -> str:
+    rng = random.Random(SEED * 31 + i)
+    k, extra, victim = rng.randint(1, len(TASKS) - 1), rng.uniform(0.0, 0.6), rng.choice(["w1", "w2"])
+    where = f"worker try {i} (kill {victim} after agent start {k} + {extra:.2f}s)"
+    root = tmp_path / f"w{i}"
+    root.mkdir()
+    repo = _new_repo(root / "repo")
+    (root / "home").mkdir()
+    log = root / "agent.log"
+    url = cluster.create_database()
+    env = {**clean_env(root / "home"), "AGENT_LOG": str(log), "OVERSEER_DATABASE__URL": url,
+           "OVERSEER_RUN__WORKER_SLOTS": "1"}
+    workers: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(name: str) -> None:
+        workers[name] = subprocess.Popen(overseer_cmd("worker", "--id", name), cwd=repo, env=env,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    try:
+        start("w1")
+        start("w2")
+        res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "2", "--no-wait"), cwd=repo,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        wait_for(lambda: len(_agent_lines(log)) >= k, timeout=180)
+        time.sleep(extra)
+        os.kill(workers[victim].pid, signal.SIGKILL)
+        workers[victim].wait(timeout=30)
+        before = _agent_lines(log)
+        done_before = {t["id"] for t in status_json(repo, env)["tasks"] if t["state"] == "completed"}
+        runs_before = {t: sum(1 for x, _ in before if x == t) for t in TASKS}
+        start(victim)
+        wait_for(lambda: status_json(repo, env)["state"] in ("completed", "failed"), timeout=300)
+        final = status_json(repo, env)
+    finally:
+        for p in workers.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in workers.values():
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cluster.drop_database(url.rsplit("/", 1)[1])
+    assert final["state"] == "completed", f"{where}: {final}"
+    after = _agent_lines(log)
+    for t in done_before:
+        assert sum(1 for x, _ in after if x == t) == runs_before[t], f"{where}: {t} ran again"
+    for t in TASKS:
+        commits = git(repo, "log", "--format=%H", "--grep", f"Overseer-Task: {t}$").split()
+        assert len(commits) == 1, f"{where}: {len(commits)} commits of task {t}"
+    assert git(repo, "status", "--porcelain") == "", where
+    assert len(git(repo, "worktree", "list").splitlines()) == 1, where
+    assert not any(alive(pid) for _, pid in before), f"{where}: an agent from before the kill is alive"
+    return f"{where}: {len(done_before)} task(s) done at the kill"
+
+
+@pytest.mark.real
+def test_kill_9_of_a_worker_at_random_moments(tmp_path, postgres_cluster, capsys) -> None:
+    """Two workers on PostgreSQL share a run; one is killed at a random moment and restarted.
+    The same checks hold: nothing completed re-runs, one commit per task, a clean tree, no
+    worktree left, no agent alive from before the kill."""
+    report = [_one_worker_kill(tmp_path, postgres_cluster, i) for i in range(WORKER_KILLS)]
+    with capsys.disabled():
+        print(f"\nworker crash injection: {len(report)} kill points (seed {SEED})")
+        for line in report:
+            print("  " + line)
