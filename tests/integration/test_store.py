@@ -21,7 +21,7 @@ from overseer.gates.result import GateResult, TestCounts
 from overseer.lifecycle import RunState, TaskState
 from overseer.plan.schema import GateSpec, ResolvedTask
 from overseer.store import Store
-from overseer.store.db import VERSION_TABLE, head_revision
+from overseer.store.db import HEAD_REVISION, VERSION_TABLE, head_revision
 
 TABLES = {
     "runs", "tasks", "attempts", "events", "gate_results", "verdicts", "decisions",
@@ -87,7 +87,7 @@ def test_open_migrates_empty_database_and_reopen_is_noop(store_url: str) -> None
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as c:
             versions = c.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
-        assert [v[0] for v in versions] == [head_revision()]
+        assert [v[0] for v in versions] == [head_revision()] == [HEAD_REVISION]
     finally:
         engine.dispose()
     s2 = Store.open(store_url)  # already at head: must neither fail nor touch data

@@ -7,14 +7,12 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -158,7 +156,14 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
         raise StoreError(f"cannot use database URL {redact(url)!r}: {exc}", hint=_HINT_URL) from exc
 
 
+# The newest migration's revision: a store already there opens without importing Alembic
+# (about 70 ms of every command). tests/integration/test_store.py checks it is the scripts' head.
+HEAD_REVISION = "0004"
+
+
 def _alembic_config(engine: Engine | None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     # Options are %-interpolated like an ini file; keep the path literal.
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
@@ -168,15 +173,20 @@ def _alembic_config(engine: Engine | None) -> Config:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The store's schema revision; None for a new database (no version table yet)."""
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        rev = ctx.get_current_revision()
+        try:
+            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+        except SQLAlchemyError:
+            rows = []
         conn.rollback()
-        return rev
+    return rows[0][0] if len(rows) == 1 else None
 
 
 # Alembic keeps the running migration context in module globals: one upgrade per process at a
@@ -187,9 +197,13 @@ _MIGRATE_LOCK = threading.Lock()
 def migrate(engine: Engine, url: str) -> None:
     """Upgrade the schema to head. Cheap when it is already there. Safe to run from several
     threads and processes at once: env.py serialises the upgrade in one locked transaction."""
+    from alembic.util.exc import CommandError
+
     try:
-        if current_revision(engine) == head_revision():
+        if current_revision(engine) == HEAD_REVISION:
             return
+        from alembic import command
+
         with _MIGRATE_LOCK:
             command.upgrade(_alembic_config(engine), "head")
     except OperationalError as exc:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from overseer.agents.base import AgentEvent
 from overseer.lifecycle import RunState, TaskState
 from overseer.store import models as m
+
+if TYPE_CHECKING:
+    from overseer.agents.base import AgentEvent
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class EventRecord:
     data: dict[str, Any]
 
     def to_event(self) -> AgentEvent:
+        from overseer.agents.base import AgentEvent
+
         return AgentEvent.model_validate({"kind": self.kind, "ts": self.ts, "data": self.data})
 
 
