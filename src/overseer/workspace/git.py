@@ -216,8 +216,16 @@ class GitWorkspace:
             self._seed_from_user_index(env)
             return self._snapshot(env)
 
-    def changes(self, since: str) -> list[FileChange]:
-        base, now = self._tree_of(since), self.current_tree()
+    def keep_tree(self, ref: str, tree: str, parent: str) -> str:
+        """Keep `tree` (from current_tree) reachable as a commit at `ref`, on top of `parent`."""
+        sha = out(self._git("commit-tree", tree, "-p", parent, "-m", f"overseer: tree at {ref}",
+                            env=BOT_IDENTITY))
+        self._git("update-ref", "-m", "overseer: attempt end", ref, sha)
+        return sha
+
+    def changes(self, since: str, now: str | None = None) -> list[FileChange]:
+        """What changed from commit `since` to the working tree (or to tree `now`)."""
+        base, now = self._tree_of(since), now or self.current_tree()
         names = self._git("diff-tree", "-r", "-z", "-M", "--name-status", base, now).stdout
         nums = parse_numstat(self._git("diff-tree", "-r", "-z", "-M", "--numstat", base, now).stdout)
         result = []

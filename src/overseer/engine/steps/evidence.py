@@ -44,8 +44,9 @@ def gather_evidence(
     aid = attempt_id(run_id, task.id, n)
     ws = ctx.task_workspace(run_id, task.id)
     # The tree the attempt left, kept for `overseer show` / `diff` whatever happens to it next.
-    ws.checkpoint(end_ref(run_id, task.id, n))
-    changes = ws.changes(checkpoint)
+    now = ws.current_tree()
+    ws.keep_tree(end_ref(run_id, task.id, n), now, checkpoint)
+    changes = ws.changes(checkpoint, now)
     ctx.store.add_file_changes(aid, [(c.path, c.status, c.added, c.removed) for c in changes])
     out_dir = ctx.attempt_dir(run_id, task.id, n) / "gates"
     started = ctx.attempt_dir(run_id, task.id, n) / "gates.started"
@@ -55,7 +56,7 @@ def gather_evidence(
         kill_leftovers(aid)
     started.touch()
     # The attempt's changes and the task's are the same list on a first attempt: one snapshot.
-    task_changes = changes if checkpoint == base else ws.changes(base)
+    task_changes = changes if checkpoint == base else ws.changes(base, now)
     results = run_gates(task.gates, ws.root, changes=task_changes, output_dir=out_dir,
                         tail_lines=ctx.settings.gates.output_tail_lines, env={ATTEMPT_ENV: aid},
                         holdout_state=ctx.holdout_state(run_id), remote=task.ssh())
