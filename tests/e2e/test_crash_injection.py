@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import alive, clean_env, git, overseer_cmd, status_json, wait_for
+from e2e_helpers import alive, clean_env, git, overseer_cmd, status_json, stop_all, wait_for
 
 SEED = int(os.environ.get("OVERSEER_CRASH_SEED", "20261207"))
 KILLS = int(os.environ.get("OVERSEER_CRASH_KILLS", "8"))
@@ -187,14 +187,7 @@ def _one_worker_kill(tmp_path: Path, cluster: Any, i: int) -> str:
         wait_for(lambda: status_json(repo, env)["state"] in ("completed", "failed"), timeout=300)
         final = status_json(repo, env)
     finally:
-        for p in workers.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in workers.values():
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(workers.values())
         cluster.drop_database(url.rsplit("/", 1)[1])
     assert final["state"] == "completed", f"{where}: {final}"
     after = _agent_lines(log)

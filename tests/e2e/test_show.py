@@ -5,6 +5,7 @@ decision, the prompt — and a person's note on the next attempt's page."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -92,8 +93,10 @@ def test_show_and_diff_of_each_attempt(make_repo, tmp_path: Path) -> None:
     third = _cli(repo, env, "show", "add")
     assert "attempt 3 of 3" in third.stdout
     assert f"rejected at {bp['id']}" in third.stdout and "name the test case too, please" in third.stdout
-    assert "name the test case too, please" in json.loads(_cli(repo, env, "show", "add#3", "--json").stdout)[
-        "attempt"]["prompt"]
+    third_page = json.loads(_cli(repo, env, "show", "add#3", "--json").stdout)
+    assert "name the test case too, please" in third_page["attempt"]["prompt"]
+    assert "> keep add() pure" in third_page["attempt"]["prompt"]  # the web box's message, too
+    assert [(s["message"], s["how"]) for s in third_page["steers"]] == [("keep add() pure", "prompt")]
 
     # Bad targets: one message, a hint, no traceback.
     for args, words in ((("show", "nope"), "no task 'nope'"), (("show", "add#9"), "has no attempt 9"),
@@ -133,3 +136,12 @@ def _web_pages(repo: Path, env: dict[str, str], run_id: str, bp_id: str) -> None
         assert data["attempt"]["n"] == 2 and "+    return a + b" in data["diff"]
         missing = web.get(f"/runs/{run_id}/tasks/nope")
         assert missing.status_code == 404 and "no task" in missing.text
+
+        # The task's page has the steering box; a message sent there waits for the next prompt.
+        csrf = re.search(r'id="steer".*?name="csrf" value="([0-9a-f]+)"', last, re.S)
+        assert csrf, last
+        no_proof = web.post(f"/runs/{run_id}/tasks/add/steer", data={"message": "x"})
+        assert no_proof.status_code == 403
+        sent = web.post(f"/runs/{run_id}/tasks/add/steer", data={"csrf": csrf.group(1),
+                                                                  "message": "keep add() pure"})
+        assert sent.status_code == 200 and "waiting for the next prompt" in sent.text and "keep add() pure" in sent.text

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_helpers import clean_env, git, overseer_cmd, status_json, wait_for
+from e2e_helpers import clean_env, git, overseer_cmd, status_json, stop_all, wait_for
 
 pytestmark = pytest.mark.real
 
@@ -94,14 +94,7 @@ def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo,
         start("w2")
         wait_for(lambda: status_json(repo, env)["state"] in ("completed", "failed"), 300)
     finally:
-        for p in workers.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in workers.values():
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(workers.values())
     outs = {n: (tmp_path / f"{n}.out").read_text() for n in workers}
     st = status_json(repo, env)
     assert st["state"] == "completed", (st, outs)

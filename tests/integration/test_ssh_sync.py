@@ -112,38 +112,48 @@ def test_a_remote_that_is_not_a_clone_or_has_changes_of_its_own_is_refused(
     assert git(local, "for-each-ref", "refs/overseer/ssh/") == ""
 
 
-def _overseer(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _env(home: Path) -> dict[str, str]:
+    home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSEER_") or k == "OVERSEER_REQUIRE_REAL"}
     env.update(GIT_ID, HOME=str(home), XDG_STATE_HOME=str(home / "state"), XDG_CONFIG_HOME=str(home / "config"),
                OVERSEER_SUPERVISOR__PROVIDER="none")
-    return subprocess.run([sys.executable, "-m", "overseer.cli.main", *args], cwd=repo, env=env,
+    return env
+
+
+def _overseer(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "overseer.cli.main", *args], cwd=repo, env=_env(home),
                           capture_output=True, text=True, timeout=300)
+
+
+def _ssh_plan(local: Path, name: str, ssh: dict[str, object], command: str, gates: str,
+              task_gates: str) -> None:
+    """A committed plan of one task `make` for a shell agent over SSH."""
+    (local / "plan.yaml").write_text(f"""\
+version: 1
+name: {name}
+defaults: {{max_attempts: 2, timeout: 120}}
+agents:
+  remote:
+    type: shell
+    command: {json.dumps(command)}
+    transport: {{ssh: {json.dumps(ssh)}}}
+{gates}tasks:
+  - id: make
+    agent: remote
+    prompt: make f.txt
+    gates: {task_gates}
+""")
+    git(local, "add", "plan.yaml")
+    git(local, "commit", "-q", "-m", "plan")
 
 
 def test_overseer_run_with_an_ssh_agent_commits_its_work_and_rolls_it_back(
     sshd: SshServer, tmp_path: Path
 ) -> None:
     local, remote = _repos(tmp_path)
-    spec = sshd.spec(remote).model_dump()
-    (local / "plan.yaml").write_text(f"""\
-version: 1
-name: over-ssh
-defaults: {{max_attempts: 2, timeout: 120}}
-agents:
-  remote:
-    type: shell
-    command: "echo made-remotely > f.txt && echo more >> a.txt"
-    transport: {{ssh: {json.dumps(spec)}}}
-tasks:
-  - id: make
-    agent: remote
-    prompt: make f.txt
-    gates: [{{name: made, run: "grep -q made-remotely f.txt && grep -q more a.txt"}}]
-""")
-    git(local, "add", "plan.yaml")
-    git(local, "commit", "-q", "-m", "plan")
+    _ssh_plan(local, "over-ssh", sshd.spec(remote).model_dump(), "echo made-remotely > f.txt && echo more >> a.txt",
+              "", '[{name: made, run: "grep -q made-remotely f.txt && grep -q more a.txt"}]')
     home = tmp_path / "home"
-    home.mkdir()
     res = _overseer(local, home, "run", "plan.yaml", "--plain", "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
     status = json.loads(_overseer(local, home, "status", "--json").stdout)
@@ -165,29 +175,11 @@ def test_a_crash_mid_attempt_over_ssh_resumes_from_the_checkpoint(sshd: SshServe
 
     local, remote = _repos(tmp_path)
     first = tmp_path / "first-life"
-    spec = sshd.spec(remote).model_dump()
-    (local / "plan.yaml").write_text(f"""\
-version: 1
-name: ssh-crash
-defaults: {{max_attempts: 2, timeout: 120}}
-agents:
-  remote:
-    type: shell
-    command: "echo half > half.txt; if [ ! -f {first} ]; then touch {first}; sleep 60; fi; echo done > f.txt"
-    transport: {{ssh: {json.dumps(spec)}}}
-tasks:
-  - id: make
-    agent: remote
-    prompt: make f.txt
-    gates: [{{name: made, run: "test -f f.txt"}}]
-""")
-    git(local, "add", "plan.yaml")
-    git(local, "commit", "-q", "-m", "plan")
+    _ssh_plan(local, "ssh-crash", sshd.spec(remote).model_dump(),
+              f"echo half > half.txt; if [ ! -f {first} ]; then touch {first}; sleep 60; fi; echo done > f.txt",
+              "", '[{name: made, run: "test -f f.txt"}]')
     home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERSEER_") or k == "OVERSEER_REQUIRE_REAL"}
-    env.update(GIT_ID, HOME=str(home), XDG_STATE_HOME=str(home / "state"), XDG_CONFIG_HOME=str(home / "config"),
-               OVERSEER_SUPERVISOR__PROVIDER="none")
+    env = _env(home)
     proc = subprocess.Popen([sys.executable, "-m", "overseer.cli.main", "run", "plan.yaml", "--plain"],
                             cwd=local, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -212,32 +204,13 @@ tasks:
 
 def test_a_remote_gate_runs_in_the_remote_clone_on_the_tree_being_judged(sshd: SshServer, tmp_path: Path) -> None:
     local, remote = _repos(tmp_path)
-    spec = sshd.spec(remote).model_dump()
-    (local / "plan.yaml").write_text(f"""\
-version: 1
-name: remote-gate
-defaults: {{max_attempts: 2, timeout: 120}}
-agents:
-  remote:
-    type: shell
-    command: "echo made > f.txt; if [ -f first-done ]; then echo fixed > fixed.txt; fi"
-    transport: {{ssh: {json.dumps(spec)}}}
-gates:
-  - name: there
-    where: remote
-    run: "test \\"$(pwd)\\" = {remote} && test -f f.txt && test -f fixed.txt && echo gate-output > gate-left.txt"
-  - {{name: here, run: "test -f f.txt"}}
-tasks:
-  - id: make
-    agent: remote
-    prompt: make f.txt
-    gates: [there, here]
-""")
+    gates = ("gates:\n  - name: there\n    where: remote\n    run: " + json.dumps(
+        f'test "$(pwd)" = {remote} && test -f f.txt && test -f fixed.txt && echo gate-output > gate-left.txt')
+        + '\n  - {name: here, run: "test -f f.txt"}\n')
     (local / "first-done").write_text("")  # untracked: synced to the remote before each attempt
-    git(local, "add", "plan.yaml")
-    git(local, "commit", "-q", "-m", "plan")
+    _ssh_plan(local, "remote-gate", sshd.spec(remote).model_dump(),
+              "echo made > f.txt; if [ -f first-done ]; then echo fixed > fixed.txt; fi", gates, "[there, here]")
     home = tmp_path / "home"
-    home.mkdir()
     res = _overseer(local, home, "run", "plan.yaml", "--plain", "--yes")
     assert res.returncode == 0, res.stdout + res.stderr
     st = json.loads(_overseer(local, home, "status", "--json").stdout)

@@ -218,10 +218,7 @@ def create_app(
     async def steer_task(request: Request, run_id: str, task_id: str) -> Response:
         from overseer.engine.steering import steer
 
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise WebError(413, "the message is too long", f"keep it under {MAX_FORM_BYTES // 1024} KiB")
-        form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        form = await _form(request, "message")
         if not auth.may_act(request.state.via, _one(form, auth.CSRF_FIELD), token):
             raise WebError(403, "this form did not come from this server's page",
                            "reload the task's page and use its box")
@@ -265,17 +262,11 @@ def create_app(
     async def answer_by_link(request: Request, bp_id: str, action: str) -> HTMLResponse:
         if action not in ACTIONS:
             raise WebError(404, f"no action {action!r}", "approve, reject or answer")
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise WebError(413, "the note is too long", f"keep it under {MAX_FORM_BYTES // 1024} KiB")
-        form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        form = await _form(request, "note")
         # The link's token in the form is also its CSRF proof: no other site's page knows it.
         given = _one(form, links.PARAM) or ""
         bp = await run_in_threadpool(linked_breakpoint, bp_id, given)
-        note = (_one(form, "note") or "").strip() or None
-        if action in ("reject", "answer") and note is None:
-            what = "a note saying why" if action == "reject" else "the answer's text"
-            raise WebError(400, f"{action} needs {what}", "type it in the box, then press the button")
+        note = _note_for(action, form)
         try:
             rec = await run_in_threadpool(
                 lambda: resolve(store, store_url, repo, bp.id, action, note, by=f"{who()} (link)"))
@@ -314,17 +305,11 @@ def create_app(
     async def answer_breakpoint(request: Request, run_id: str, bp_id: str, action: str) -> Response:
         if action not in ACTIONS:
             raise WebError(404, f"no action {action!r}", "approve, reject or answer")
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise WebError(413, "the note is too long", f"keep it under {MAX_FORM_BYTES // 1024} KiB")
-        form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        form = await _form(request, "note")
         if not auth.may_act(request.state.via, _one(form, auth.CSRF_FIELD), token):
             raise WebError(403, "this form did not come from this server's page",
                            "reload the run page and use its buttons")
-        note = (_one(form, "note") or "").strip() or None
-        if action in ("reject", "answer") and note is None:
-            what = "a note saying why" if action == "reject" else "the answer's text"
-            raise WebError(400, f"{action} needs {what}", "type it in the box, then press the button")
+        note = _note_for(action, form)
         bp = await run_in_threadpool(lambda: _breakpoint_of(store, find_run(run_id), bp_id))
         try:
             rec = await run_in_threadpool(
@@ -352,6 +337,23 @@ def _breakpoint_of(store: Store, run: RunRecord, bp_id: str) -> BreakpointRecord
     if bp is None or bp.id != bp_id or bp.run_id != run.id:
         raise WebError(404, f"no breakpoint {bp_id!r} in run {run.id}", "reload the run page")
     return bp
+
+
+async def _form(request: Request, what: str) -> dict[str, list[str]]:
+    """A posted form, refused when larger than a note may be."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise WebError(413, f"the {what} is too long", f"keep it under {MAX_FORM_BYTES // 1024} KiB")
+    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+
+def _note_for(action: str, form: dict[str, list[str]]) -> str | None:
+    """The note of an answer; reject and answer need one."""
+    note = (_one(form, "note") or "").strip() or None
+    if action in ("reject", "answer") and note is None:
+        what = "a note saying why" if action == "reject" else "the answer's text"
+        raise WebError(400, f"{action} needs {what}", "type it in the box, then press the button")
+    return note
 
 
 def _attempt_n(attempt_id: str | None) -> int | None:
