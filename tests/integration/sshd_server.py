@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from overseer.agents.transport import SshSpec
+from overseer.agents.ssh_spec import SshSpec
 
 
 @dataclass(frozen=True)

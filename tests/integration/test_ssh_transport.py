@@ -193,7 +193,7 @@ def test_remote_group_dies_with_a_killed_overseer(sshd: SshServer, remote_wd: Pa
     # No cancel, no timeout: the local process just vanishes (kill -9) mid-run.
     script = textwrap.dedent(f"""
         import os, sys
-        from overseer.agents.transport import SshSpec
+        from overseer.agents.ssh_spec import SshSpec
         from overseer.agents.ssh import SshTransport
         spec = SshSpec.model_validate_json({sshd.spec(remote_wd).model_dump_json()!r})
         SshTransport(spec).run(["bash", "-c", "sleep 300 & echo child $!; wait"], cwd=".",

@@ -132,7 +132,7 @@ def test_a_slow_ssh_phase_says_what_where_and_how_long() -> None:
     import pytest
 
     from overseer.agents.ssh import SshTransport
-    from overseer.agents.transport import SshSpec
+    from overseer.agents.ssh_spec import SshSpec
     from overseer.errors import OverseerError
 
     t = SshTransport(SshSpec(host="build-box", port=2222, workdir="/w"))

@@ -44,7 +44,7 @@ import asyncssh
 from overseer.agents import ssh_sync
 from overseer.agents.process import ATTEMPT_ENV, LiveStdin, ProcessOutcome
 from overseer.agents.ssh_errors import connect_error, is_transient
-from overseer.agents.transport import SshSpec
+from overseer.agents.ssh_spec import SshSpec
 from overseer.errors import OverseerError
 from overseer.scrub import process_scrubber
 

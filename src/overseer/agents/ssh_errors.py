@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncssh
 
-from overseer.agents.transport import SshSpec
+from overseer.agents.ssh_spec import SshSpec
 from overseer.errors import OverseerError
 
 # Marks a failure to reach the host (refused, timed out, network down) as opposed to one that

@@ -11,30 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from overseer.agents.process import LiveStdin, ProcessOutcome, run_process
-
-
-class SshSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    host: str
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str | None = None
-    key: str | None = Field(default=None, description="private key file")
-    known_hosts: str | None = Field(default=None, description="known_hosts file; default ~/.ssh/known_hosts")
-    workdir: str = Field(description="the workspace on the remote host: a clone of the repository")
-    sync: bool = Field(default=True, description=(
-        "bring the remote clone to each attempt's tree before it and its changes back after it "
-        "(agents/ssh_sync.py); false only where both hosts share the workspace's disk"))
-
-
-class SshTransportSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ssh: SshSpec
-
+from overseer.agents.ssh_spec import SshTransportSpec
 
 TransportSpec = Literal["local"] | SshTransportSpec
 

@@ -1,4 +1,5 @@
-"""`overseer stats breakpoints [RUN|--all] [--json]`: printing only (engine.breakpoint_stats)."""
+"""The table of `overseer stats breakpoints [RUN|--all]` (the figures: engine.breakpoint_stats;
+the command: stats_cmd)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,8 @@ from typing import Any
 from rich.table import Table
 
 from overseer.cli.output import out
-from overseer.cli.stats_cmd import selected_runs, show
-from overseer.engine.breakpoint_stats import load_breakpoint_stats
 
 COLUMNS = ("triggered", "resolved", "auto_resolved", "open", "cancelled", "approved", "rejected", "answered")
-
-
-def breakpoint_stats_command(run: str | None, all_runs: bool, as_json: bool) -> None:
-    store, run_ids = selected_runs(run, all_runs, "overseer stats breakpoints --all")
-    show(load_breakpoint_stats(store, run_ids), as_json, _print)
 
 
 def _duration(s: float | None) -> str:
@@ -28,7 +22,7 @@ def _duration(s: float | None) -> str:
     return f"{s / 3600:.1f}h"
 
 
-def _print(st: dict[str, Any]) -> None:
+def print_table(st: dict[str, Any]) -> None:
     runs = st["runs"]
     out.print(f"runs: {', '.join(runs) if len(runs) <= 3 else f'{len(runs)} runs'}", markup=False)
     out.print(

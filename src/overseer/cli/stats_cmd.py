@@ -34,9 +34,11 @@ def stats(
     breakpoints triggered, resolved, auto-resolved and mean time to resolve, by kind."""
     # `breakpoints` is a word where RUN stands, so `overseer stats RUN` keeps working.
     if run == "breakpoints":
-        from overseer.cli.breakpoint_stats import breakpoint_stats_command
+        from overseer.cli.breakpoint_stats import print_table
+        from overseer.engine.breakpoint_stats import load_breakpoint_stats
 
-        return breakpoint_stats_command(bp_run, all_runs, as_json)
+        store, run_ids = selected_runs(bp_run, all_runs, "overseer stats breakpoints --all")
+        return show(load_breakpoint_stats(store, run_ids), as_json, print_table)
     if bp_run is not None:
         raise OverseerError(f"unexpected argument {bp_run!r}", hint="overseer stats [RUN|--all]")
     from overseer.engine.outcomes import compute_stats

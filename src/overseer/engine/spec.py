@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from overseer.agents.transport import SshSpec
+from overseer.agents.ssh_spec import SshSpec
 from overseer.engine.decide import Thresholds
 from overseer.plan.schema import ResolvedTask
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from overseer.agents.transport import SshSpec
+from overseer.agents.ssh_spec import SshSpec
 from overseer.gates.counts import counts_from_output
 from overseer.gates.result import GateResult
 from overseer.plan.schema import GateSpec

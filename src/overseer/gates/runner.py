@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from overseer.agents.transport import SshSpec
+from overseer.agents.ssh_spec import SshSpec
 from overseer.gates.counts import counts_from_output
 from overseer.gates.holdout import HoldoutError, holdout_env, placed, reveal
 from overseer.gates.kinds import Change, diff_limits, python_syntax

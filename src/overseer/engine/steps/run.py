@@ -9,7 +9,7 @@ from typing import Any
 
 from dbos import DBOS
 
-from overseer.agents.transport import SshSpec
+from overseer.agents.ssh_spec import SshSpec
 from overseer.engine.context import current
 from overseer.engine.decide import Thresholds
 from overseer.engine.faults import crash_point
