@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from overseer.cli.locate import locate
 from overseer.cli.output import out
-from overseer.cli.run_cmd import _locate
 
 
 def _resolve(breakpoint: str, action: str, note: str | None) -> None:
     from overseer.engine.continuation import after_answer
     from overseer.engine.humans import resolve
 
-    run_id, repo, store, settings = _locate(None, breakpoint=breakpoint)
+    run_id, repo, store, settings = locate(None, breakpoint=breakpoint)
     rec = resolve(store, settings.database_url_for(repo), repo, breakpoint, action, note)
     out.print(f"{rec.id}: {rec.state} (task {rec.task_id}, run {rec.run_id})", markup=False)
     # Never started from here: `overseer resume` after an answer is the documented next step,

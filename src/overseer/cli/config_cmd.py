@@ -58,7 +58,8 @@ def show(
 ) -> None:
     """Print every setting's effective value and its source, with secrets redacted: exactly what
     `overseer run` with the same flags (and `--plan`) would use."""
-    from overseer.cli.run_cmd import _git_root, _plan_workspace
+    from overseer.cli.locate import git_root
+    from overseer.cli.run_cmd import plan_workspace
     from overseer.scrub import Scrubber
 
     start = Path(".") if project_dir is None else project_dir
@@ -71,8 +72,8 @@ def show(
     if plan is not None and not plan.is_file():
         raise ConfigError(f"--plan {plan}: no such file", hint="pass the plan file `overseer run` gets")
     if plan is not None and project_dir is None:
-        start = _plan_workspace(plan)
-    root = _git_root(start) or start
+        start = plan_workspace(plan)
+    root = git_root(start) or start
     flags = {k: v for k, v in settings_flags(parallel, agent, supervisor, mode).items() if v is not None}
     from overseer.config import explain_settings, load_settings
 

@@ -69,7 +69,8 @@ def demo(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print the agent's output too"),
 ) -> None:
     """Run the quickstart plan on a scratch copy of examples/quickstart."""
-    from overseer.cli.run_cmd import _run_to_end, _settings
+    from overseer.cli.locate import settings_for
+    from overseer.cli.run_cmd import run_to_end
     from overseer.engine.runner import prepare_run
 
     target = keep or Path(tempfile.mkdtemp(prefix="overseer-demo-"))
@@ -87,9 +88,9 @@ def demo(
     _git(repo, "config", "user.email", "demo@overseer.invalid")
     out.print(f"overseer demo: a scratch copy of the quickstart in {dest}", markup=False)
     out.print("  plan: 3 tasks (add, divide, mean); the agent is a script; gates are the repo's unit tests\n", markup=False)
-    settings = _settings({}, dest)
+    settings = settings_for({}, dest)
     prepared = prepare_run(dest / "plan.yaml", settings, create_repo=False)
-    code = _run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose)
+    code = run_to_end(prepared.run_id, prepared.repo, prepared.store, settings, verbose)
     _show_feedback(prepared.store, prepared.run_id)
     out.print("\ngit log of the demo repository:", markup=False)
     out.print(_git(repo, "log", "--format=  %h %s").rstrip(), markup=False)

@@ -35,7 +35,7 @@ def encode_request(run_id: str, repo: Path, settings: str, verbose: bool, no_wai
 
 def main() -> None:
     from overseer.cli.output import print_error
-    from overseer.cli.run_cmd import _exit_now, _run_to_end
+    from overseer.cli.run_here import exit_now, run_plain
     from overseer.errors import OverseerError
     from overseer.store import Store
 
@@ -44,11 +44,11 @@ def main() -> None:
     repo = Path(req["repo"])
     try:
         store = Store.open(settings.database_url_for(repo))
-        code = _run_to_end(req["run_id"], repo, store, settings, req["verbose"], req["no_wait"], live=False)
+        code = run_plain(req["run_id"], repo, store, settings, req["verbose"], req["no_wait"])
     except OverseerError as exc:
         print_error(exc)
-        _exit_now(exc.exit_code)
-    _exit_now(code)
+        exit_now(exc.exit_code)
+    exit_now(code)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from overseer.cli.locate import locate
 from overseer.cli.output import out
-from overseer.cli.run_cmd import _locate
 
 
 def _set(run: str | None, paused: bool) -> None:
     from overseer.engine.humans import pause_run
 
-    run_id, repo, store, settings = _locate(run)
+    run_id, repo, store, settings = locate(run)
     pause_run(store, settings.database_url_for(repo), repo, run_id, paused)
     if paused:
         out.print(f"run {run_id}: paused; running tasks finish, no new task starts "

@@ -47,12 +47,12 @@ def prune(
         "overseer that did not scrub its writes)")] = False,
 ) -> None:
     """Remove finished runs' transcripts and artifacts; their summaries stay for status and export."""
-    from overseer.cli.run_cmd import _repo_root
+    from overseer.cli.locate import repo_root
     from overseer.config import load_settings
     from overseer.store import Store
     from overseer.store.retention import choose_runs, measure, remove_tree, run_dir
 
-    root = _repo_root(Path.cwd())
+    root = repo_root(Path.cwd())
     settings = load_settings(root)
     if scrub:
         if dry_run or older_than is not None or keep is not None:

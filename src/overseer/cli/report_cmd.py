@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
+from overseer.cli.locate import locate
 from overseer.cli.output import err
-from overseer.cli.run_cmd import _locate
 from overseer.errors import EXIT_INTERRUPTED, OverseerError
 
 FOLLOW_POLL_S = 0.5
@@ -27,7 +27,7 @@ def export(
     fmt = {"markdown": "md"}.get(fmt, fmt)
     if fmt not in FORMATS:
         raise OverseerError(f"unknown format {fmt!r}", hint="use --format md, json or html")
-    run_id, repo, store, _settings = _locate(run)
+    run_id, repo, store, _settings = locate(run)
     text = render(collect(store, run_id, repo), fmt)
     if output is None:
         sys.stdout.write(text)
@@ -49,7 +49,7 @@ def log(
     """Print a run's events readably: agent output, tool calls, gates, verdicts, decisions."""
     from overseer.report.stream import LogReader
 
-    run_id, _repo, store, _settings = _locate(run)
+    run_id, _repo, store, _settings = locate(run)
     if task is not None and task not in {t.task_id for t in store.list_tasks(run_id)}:
         known = ", ".join(t.task_id for t in store.list_tasks(run_id)) or "none"
         raise OverseerError(f"no task {task!r} in run {run_id}", hint=f"tasks in this run: {known}")

@@ -6,8 +6,8 @@ import os
 
 import typer
 
+from overseer.cli.locate import locate
 from overseer.cli.output import out
-from overseer.cli.run_cmd import _locate
 
 
 def rollback(
@@ -25,7 +25,7 @@ def rollback(
     from overseer.workspace import GitWorkspace
     from overseer.workspace.rollback import rollback as do_rollback
 
-    run_id, repo, store, _settings = _locate(run)
+    run_id, repo, store, _settings = locate(run)
     r = do_rollback(GitWorkspace.open(repo), store, run_id, task, attempt=attempt, force=force)
     say = lambda text: out.print(text, markup=False)  # noqa: E731
     say(f"run {run_id}: rolled back to before {task} attempt {r.attempt} ({r.checkpoint_ref})")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
+from overseer.cli.locate import repo_root, settings_for
 from overseer.cli.output import err, out
-from overseer.cli.run_cmd import _repo_root, _settings
 from overseer.errors import OverseerError
 
 GRACEFUL_SHUTDOWN_S = 3
@@ -34,8 +34,8 @@ def serve(
     from overseer.web.auth import QUERY_PARAM, new_token
     from overseer.workspace import GitWorkspace
 
-    root = GitWorkspace.open(_repo_root(repo or Path.cwd())).root
-    settings = _settings({"web.host": host, "web.port": port}, root)
+    root = GitWorkspace.open(repo_root(repo or Path.cwd())).root
+    settings = settings_for({"web.host": host, "web.port": port}, root)
     if not settings.database.url and not (root / ".overseer" / "state.db").exists():
         raise OverseerError(
             f"no overseer runs in {root} yet",

@@ -20,11 +20,11 @@ TAIL_LINES = 15  # of a failed gate's output, unless --full
 
 
 def _view(target: str, run: str | None) -> AttemptView:
-    from overseer.cli.run_cmd import _locate
+    from overseer.cli.locate import locate
     from overseer.report.attempt_view import attempt_view, parse_target
 
     if target.startswith("bp-"):
-        run_id, repo, store, _settings = _locate(run, breakpoint=target)
+        run_id, repo, store, _settings = locate(run, breakpoint=target)
         bp = store.find_breakpoint(target)
         assert bp is not None  # _locate found the run by it
         if bp.task_id is None:
@@ -35,7 +35,7 @@ def _view(target: str, run: str | None) -> AttemptView:
         task_id, n = bp.task_id, _attempt_of(bp.attempt_id)
     else:
         task_id, n = parse_target(target)
-        run_id, repo, store, _settings = _locate(run)
+        run_id, repo, store, _settings = locate(run)
     return attempt_view(store, run_id, repo, task_id, n)
 
 

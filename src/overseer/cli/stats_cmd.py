@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
+from overseer.cli.locate import locate
 from overseer.cli.output import out
-from overseer.cli.run_cmd import _locate
 from overseer.errors import OverseerError
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def selected_runs(run: str | None, all_runs: bool, hint: str) -> tuple[Store, li
     """RUN (default: the latest run), or with --all every run of the repository, oldest first."""
     if run and all_runs:
         raise OverseerError("give a RUN or --all, not both", hint=hint)
-    run_id, repo, store, _settings = _locate(run)
+    run_id, repo, store, _settings = locate(run)
     return store, [r.id for r in reversed(store.list_runs(str(repo)))] if all_runs else [run_id]
 
 

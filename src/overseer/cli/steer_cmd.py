@@ -15,10 +15,10 @@ def steer(
 ) -> None:
     """Queue a message for a task: its next prompt carries it. The running attempt goes on;
     if it passes, one more attempt takes the message on top of its work."""
-    from overseer.cli.run_cmd import _locate
+    from overseer.cli.locate import locate
     from overseer.engine.humans import who
     from overseer.engine.steering import steer as queue
 
-    run_id, _repo, store, _settings = _locate(run)
+    run_id, _repo, store, _settings = locate(run)
     rec, how = queue(store, run_id, task, message, who())
     out.print(f"queued for task {rec.task_id} (run {run_id}): delivered {how}", markup=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from overseer.cli.run_cmd import _locate
+from overseer.cli.locate import locate
 from overseer.errors import OverseerError
 
 
@@ -15,5 +15,5 @@ def watch(run: str | None = typer.Argument(None, help="run id or prefix (default
     if not live.usable_terminal():
         raise OverseerError("`overseer watch` needs a terminal",
                             hint="for plain lines use: overseer log RUN --follow")
-    run_id, repo, store, settings = _locate(run)
+    run_id, repo, store, settings = locate(run)
     raise typer.Exit(live.watch(live.Target(store, settings.database_url_for(repo), repo, run_id)))

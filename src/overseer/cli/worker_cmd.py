@@ -10,8 +10,9 @@ from typing import Any
 
 import typer
 
+from overseer.cli.locate import settings_for
 from overseer.cli.output import out
-from overseer.cli.run_cmd import _exit_now, _settings
+from overseer.cli.run_here import exit_now
 from overseer.errors import EXIT_OK
 
 
@@ -25,7 +26,7 @@ def worker(
     """Take runs and tasks from the shared PostgreSQL queues until stopped (Ctrl-C or SIGTERM)."""
     from overseer.engine.worker import claim_worker_id, serve
 
-    settings = _settings({}, Path.cwd())
+    settings = settings_for({}, Path.cwd())
     name, _lock = claim_worker_id(worker_id)
     stop = threading.Event()
 
@@ -42,4 +43,4 @@ def worker(
     serve(settings, Path.cwd(), name, stop)
     out.print(f"worker {name}: stopped; its unfinished tasks go on when it starts again", markup=False)
     # DBOS threads may still wait in a recv; their state is durable, so leave without them.
-    _exit_now(EXIT_OK)
+    exit_now(EXIT_OK)
