@@ -180,8 +180,10 @@ def _one_worker_kill(tmp_path: Path, cluster: Any, i: int) -> str:
         time.sleep(extra)
         os.kill(workers[victim].pid, signal.SIGKILL)
         workers[victim].wait(timeout=30)
-        before = _agent_lines(log)
+        # The other worker goes on meanwhile: the tasks completed by now first, then the agent
+        # starts, so every completed task's start is among those counted.
         done_before = {t["id"] for t in status_json(repo, env)["tasks"] if t["state"] == "completed"}
+        before = _agent_lines(log)
         runs_before = {t: sum(1 for x, _ in before if x == t) for t in TASKS}
         start(victim)
         wait_for(lambda: status_json(repo, env)["state"] in ("completed", "failed"), timeout=300)
