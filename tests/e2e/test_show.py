@@ -10,7 +10,10 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import jsonschema
 from e2e_helpers import clean_env, git, overseer_cmd, serving
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 AGENT = """\
 import os
@@ -78,6 +81,10 @@ def test_show_and_diff_of_each_attempt(make_repo, tmp_path: Path) -> None:
     at_bp = _cli(repo, env, "show", bp["id"], "--json")
     assert at_bp.returncode == 0, at_bp.stderr
     view = json.loads(at_bp.stdout)
+    # It is what docs/schemas/show.json documents, and that file is what `schema show` prints.
+    documented = json.loads((DOCS / "schemas" / "show.json").read_text())
+    assert json.loads(_cli(repo, env, "schema", "show").stdout) == documented
+    jsonschema.validate(view, documented)
     assert view["task"] == "add" and view["attempt"]["n"] == 2 and view["attempts"] == 2
     assert "+    return a + b" in view["diff"] and view["diff_source"] == "the tree the attempt left"
     assert [g["passed"] for g in view["attempt"]["gates"]] == [True]

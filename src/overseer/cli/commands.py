@@ -59,5 +59,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     schema_app = typer.Typer(help="Print JSON Schemas for editors.", no_args_is_help=True)
     schema_app.command("plan")(plan_cmd.schema_plan)
+    schema_app.command("show")(show_cmd.schema_show)
     app.add_typer(schema_app, name="schema")
     app.add_typer(config_cmd.config_app, name="config")

@@ -39,6 +39,15 @@ def _view(target: str, run: str | None) -> AttemptView:
     return attempt_view(store, run_id, repo, task_id, n)
 
 
+def schema_show() -> None:
+    """JSON Schema of `overseer show --json` (docs/schemas/show.json)."""
+    import json
+
+    from overseer.report.attempt_view import AttemptView
+
+    sys.stdout.write(json.dumps(AttemptView.model_json_schema(), indent=2) + "\n")
+
+
 def _attempt_of(attempt_id: str | None) -> int | None:
     tail = (attempt_id or "").rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
