@@ -1141,7 +1141,7 @@ def redact_value(key: str, value: Any) -> Any:
     return value
 
 
-def _is_secret_env(name: str) -> bool:
+def is_secret_env_name(name: str) -> bool:
     upper = name.upper()
     if upper.endswith("_ENV"):
         return False  # OVERSEER_SUPERVISOR__API_KEY_ENV holds a variable's name, not its value
@@ -1154,7 +1154,7 @@ def known_secret_values(env: Mapping[str, str] | None = None) -> set[str]:
     env = os.environ if env is None else env
     found: set[str] = set()
     for name, value in env.items():
-        if _is_secret_env(name):
+        if is_secret_env_name(name):
             found.add(value)
         elif _SCHEME.match(value):
             authority = value.partition("://")[2].partition("/")[0]

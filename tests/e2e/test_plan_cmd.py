@@ -204,3 +204,28 @@ def test_embedded_model_drafts_or_fails_cleanly(project: Path, tmp_path: Path) -
         assert res.returncode == 2, res.stderr
         assert "draft was invalid twice, so plan.yaml was not written" in res.stderr
         assert not (project / "plan.yaml").exists()
+
+
+def test_validate_warns_about_a_literal_secret_in_an_agents_env(tmp_path) -> None:
+    import subprocess
+
+    from e2e_helpers import clean_env, overseer_cmd
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "plan.yaml").write_text("""\
+version: 1
+name: literal
+agents:
+  cc: {type: shell, command: "true", env: {SERVICE_TOKEN: "tok-written-into-the-plan", FROM_ENV_KEY: "${MY_KEY}", LOG_LEVEL: debug-verbose}}
+tasks:
+  - {id: a, prompt: x, agent: cc}
+  - {id: b, prompt: y, agent: {type: shell, command: "true", env: {DB_PASSWORD: hunter2-inline}}}
+""")
+    res = subprocess.run(overseer_cmd("validate", "plan.yaml"), cwd=tmp_path, env=clean_env(tmp_path / "home"),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "valid (2 tasks)" in res.stdout, res.stdout + res.stderr
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, res.stderr
+    assert "agents.cc.env.SERVICE_TOKEN is a literal secret" in warnings[0] and "${SERVICE_TOKEN}" in warnings[0]
+    assert "tasks.b.agent.env.DB_PASSWORD" in warnings[1]
+    assert "tok-written-into-the-plan" not in res.stderr and "hunter2" not in res.stderr

@@ -121,6 +121,12 @@ def validate(
     loaded = load_plan(plan, configs)
     n = len(loaded.tasks)
     out.print(f"{plan}: valid ({n} task{'' if n == 1 else 's'})", markup=False)
+    from overseer.plan.validate import literal_secrets
+
+    for where in literal_secrets(loaded):
+        var = where.rsplit(".", 1)[1]
+        err.print(f"warning: {plan}: {where} is a literal secret, kept as written in every run's copy "
+                  f"of the plan; write ${{{var}}} and set {var} in the environment", markup=False)
 
 
 def schema_plan() -> None:

@@ -200,3 +200,20 @@ def check_holdouts(src: Source, plan_dir: Path) -> None:
         if isinstance(to, str) and (Path(to).is_absolute() or ".." in Path(to).parts):
             src.error((*path, "holdout", "to"), f"holdout `to` {to!r} must be a path inside the "
                                                 "workspace, relative to it")
+
+
+def literal_secrets(plan: Any) -> list[str]:
+    """Where the plan gives an agent a secret-looking variable a literal value, not `${VAR}`:
+    such a value is kept as written in the run's copy of the plan (docs/reports.md, Secrets)."""
+    from overseer.config import MIN_SECRET_LEN, is_secret_env_name
+
+    agents: list[tuple[str, Any]] = [(f"agents.{name}", a) for name, a in plan.agents.items()]
+    agents += [(f"tasks.{t.id}.agent", t.agent) for t in plan.tasks if isinstance(t.agent, dict)]
+    found = []
+    for where, agent in agents:
+        env = agent.get("env") if isinstance(agent, dict) else None
+        for key, value in (env or {}).items():
+            text = str(value)
+            if is_secret_env_name(str(key)) and "${" not in text and len(text) >= MIN_SECRET_LEN:
+                found.append(f"{where}.env.{key}")
+    return found
