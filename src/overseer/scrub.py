@@ -16,6 +16,7 @@ report, log and web page on the way out.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,6 +25,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from overseer.config import MIN_SECRET_LEN, REDACTED, known_secret_values, redact_text
 
@@ -131,8 +134,11 @@ class Scrubber:
                 value = value.replace(secret, self._masks[secret])
         return value
 
-    def deep(self, value: T) -> T:
-        return self._deep(value)
+    def deep(self, value: T, kept: frozenset[str] = frozenset()) -> T:
+        """`value` with every string in it scrubbed: mappings, lists, tuples (named ones too),
+        pydantic models and dataclasses are rebuilt with scrubbed contents, anything else is
+        returned as it is. A key or field named in `kept` keeps its value as it is."""
+        return self._deep(value, kept)
 
     def stored(self, value: Any) -> Any:
         """A value about to be written to the store: a JSON document (how a JSON column reaches
@@ -152,19 +158,35 @@ class Scrubber:
             return {k: self.stored(v) for k, v in value.items()}
         return self._deep(value)
 
-    def _deep(self, value: Any) -> Any:
+    def _deep(self, value: Any, kept: frozenset[str] = frozenset()) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {k: masked(v) if _SECRET_KEY.match(str(k)) and isinstance(v, str)
-                    and len(v) >= MIN_SECRET_LEN and v not in self._masks.values()
-                    and not v.startswith(REDACTED) else self._deep(v)
-                    for k, v in value.items()}
+            return {k: v if k in kept else self._under(str(k), v, kept) for k, v in value.items()}
         if isinstance(value, tuple):
-            return tuple(self._deep(v) for v in value)
+            items = [self._deep(v, kept) for v in value]
+            return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
         if isinstance(value, list):
-            return [self._deep(v) for v in value]
+            return [self._deep(v, kept) for v in value]
+        if isinstance(value, BaseModel):
+            return value.model_copy(update={
+                name: self._deep(getattr(value, name), kept)
+                for name in type(value).model_fields if name not in kept
+            })
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.replace(value, **{
+                f.name: self._deep(getattr(value, f.name), kept)
+                for f in dataclasses.fields(value) if f.init and f.name not in kept
+            })
         return value
+
+    def _under(self, key: str, value: Any, kept: frozenset[str]) -> Any:
+        """A mapping's value: under a secret key (password, api_key, …) a text is masked whole,
+        whatever it looks like, unless it is a mask already."""
+        if (isinstance(value, str) and _SECRET_KEY.match(key) and len(value) >= MIN_SECRET_LEN
+                and value not in self._masks.values() and not value.startswith(REDACTED)):
+            return masked(value)
+        return self._deep(value, kept)
 
 
 _process: Scrubber | None = None

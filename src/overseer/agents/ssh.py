@@ -36,6 +36,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -173,6 +174,32 @@ async def connect(spec: SshSpec) -> asyncssh.SSHClientConnection:
         )
     except Exception as exc:
         raise await connect_error(spec, _login(spec), kh_path, known, exc) from None
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One command run over SSH: what it was given, and the names its files take there."""
+
+    env: dict[str, str]
+    on_line: Callable[[str], None]
+    timeout: float
+    stall_after: float
+    cancel: threading.Event | None
+    stdin_data: bytes | None
+    sync_root: Path | None  # the local tree the remote clone is brought to, if any
+    push_only: bool
+    start: float
+    tag: str
+    command: str
+    env_name: str
+    in_name: str
+
+    def infrastructure_failure(self, marker: str, exc: OverseerError) -> ProcessOutcome:
+        """An outcome the engine retries as an infrastructure failure (engine/infra_retry.py)."""
+        line = f"{marker}: {exc.message}"
+        self.on_line(line)
+        return ProcessOutcome(exit_code=None, ended_by="exit", duration_s=time.monotonic() - self.start,
+                              tail=[line])
 
 
 class SshTransport:
@@ -324,7 +351,6 @@ class SshTransport:
         sync_root: Path | None = None,
         push_only: bool = False,
     ) -> ProcessOutcome:
-        start = time.monotonic()
         tag = secrets.token_hex(8)
         env_name = f".overseer-env-{tag}"
         in_name = f".overseer-stdin-{tag}" if stdin_data is not None else ""
@@ -333,7 +359,8 @@ class SshTransport:
             ["sh", "-c", _WRAPPER, "overseer-remote", self.spec.workdir, env_name, in_name,
              str(grace), f"{ATTEMPT_ENV}={attempt}" if attempt else "", *argv]
         )
-
+        call = _Call(env, on_line, timeout, stall_after, cancel, stdin_data, sync_root, push_only,
+                     time.monotonic(), tag, command, env_name, in_name)
         try:
             opened = await connect(self.spec)
         except OverseerError as exc:
@@ -341,43 +368,31 @@ class SshTransport:
                 raise  # the configuration needs fixing: trying again would fail the same way
             # The host may be back soon: an outcome the engine retries as an infrastructure
             # failure, the same as a connection lost mid-command.
-            line = f"{UNREACHABLE}: {exc.message}"
-            on_line(line)
-            return ProcessOutcome(exit_code=None, ended_by="exit", duration_s=time.monotonic() - start,
-                                  tail=[line])
+            return call.infrastructure_failure(UNREACHABLE, exc)
         try:
-            return await self._on(opened, env, on_line, timeout, stall_after, cancel,
-                                  stdin_data, sync_root, start, tag, command, env_name, in_name, push_only)
+            return await self._on(opened, call)
         except OverseerError as exc:
             if not is_transient(exc):
                 raise
-            line = f"{SLOW}: {exc.message}"
-            on_line(line)
-            return ProcessOutcome(exit_code=None, ended_by="exit", duration_s=time.monotonic() - start,
-                                  tail=[line])
+            return call.infrastructure_failure(SLOW, exc)
 
-    async def _on(
-        self, opened: asyncssh.SSHClientConnection, env: dict[str, str],
-        on_line: Callable[[str], None], timeout: float, stall_after: float, cancel: threading.Event | None,
-        stdin_data: bytes | None, sync_root: Path | None, start: float, tag: str, command: str,
-        env_name: str, in_name: str, push_only: bool,
-    ) -> ProcessOutcome:
-        """The attempt on an open connection: sync, environment, the command, the way back."""
+    async def _on(self, opened: asyncssh.SSHClientConnection, c: _Call) -> ProcessOutcome:
+        """The command on an open connection: sync, environment, the command, the way back."""
         tail: deque[str] = deque(maxlen=200)
         last_output = time.monotonic()
         pgid: int | None = None
         async with opened as conn:
-            snap = await self._push(conn, sync_root, tag) if sync_root is not None else None
-            await self._put(conn, env_name, env_file_text(env))
-            if stdin_data is not None:
-                await self._put(conn, in_name, stdin_data)
+            snap = await self._push(conn, c.sync_root, c.tag) if c.sync_root is not None else None
+            await self._put(conn, c.env_name, env_file_text(c.env))
+            if c.stdin_data is not None:
+                await self._put(conn, c.in_name, c.stdin_data)
             try:
                 proc = await self._within("starting the command", CONNECT_TIMEOUT * 4,
-                                          conn.create_process(command, encoding=None))
+                                          conn.create_process(c.command, encoding=None))
             except BaseException:
                 # The wrapper, which deletes the env file, never started: delete it here.
                 with contextlib.suppress(Exception):
-                    names = " ".join(shlex.quote(n) for n in (env_name, in_name) if n)
+                    names = " ".join(shlex.quote(n) for n in (c.env_name, c.in_name) if n)
                     await conn.run(f"cd {shlex.quote(self.spec.workdir)} && rm -f {names}")
                 raise
 
@@ -391,7 +406,7 @@ class SshTransport:
                         continue
                     line = process_scrubber().text(line)  # before anything keeps it
                     tail.append(line)
-                    on_line(line)
+                    c.on_line(line)
 
             reader = asyncio.create_task(pump())
             ended_by = "exit"
@@ -401,11 +416,11 @@ class SshTransport:
                     if reader.done():
                         break
                     now = time.monotonic()
-                    if cancel is not None and cancel.is_set():
+                    if c.cancel is not None and c.cancel.is_set():
                         ended_by = "cancelled"
-                    elif now - start > timeout:
+                    elif now - c.start > c.timeout:
                         ended_by = "timeout"
-                    elif now - last_output > stall_after:
+                    elif now - last_output > c.stall_after:
                         ended_by = "stalled"
                     else:
                         continue
@@ -418,7 +433,7 @@ class SshTransport:
                     await asyncio.wait_for(proc.wait_closed(), timeout=10)
             except (asyncssh.Error, OSError):
                 tail.append(LOST)
-                on_line(LOST)
+                c.on_line(LOST)
             finally:
                 if not reader.done():
                     reader.cancel()
@@ -427,21 +442,21 @@ class SshTransport:
                 exit_code = None  # asyncssh's "ended by a signal": the wrapper itself was killed
             if exit_code is None and ended_by == "exit" and (not tail or tail[-1] != LOST):
                 tail.append(LOST)
-                on_line(LOST)
+                c.on_line(LOST)
             if snap is not None:
                 try:
-                    if not push_only and (not tail or tail[-1] != LOST):
-                        await self._pull(conn, snap, tag)
+                    if not c.push_only and (not tail or tail[-1] != LOST):
+                        await self._pull(conn, snap, c.tag)
                 except (OverseerError, asyncssh.Error, OSError, TimeoutError) as exc:
                     # The work is not in the local tree: an infrastructure failure, retried.
                     line = f"{NOT_BACK}: {getattr(exc, 'message', None) or exc}"
                     tail.append(line)
-                    on_line(line)
+                    c.on_line(line)
                     exit_code = None
                 finally:
                     ssh_sync.forget(snap)
         return ProcessOutcome(
-            exit_code=exit_code, ended_by=ended_by, duration_s=time.monotonic() - start,
+            exit_code=exit_code, ended_by=ended_by, duration_s=time.monotonic() - c.start,
             tail=list(tail),
         )
 

@@ -18,13 +18,12 @@ sync would discard them.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from overseer.errors import OverseerError
 from overseer.workspace.git import GitWorkspace
+from overseer.workspace.gitcmd import out, run_git
 
 SYNC_REF = "refs/overseer/synced"
 RESULT_REF = "refs/overseer/result"
@@ -129,14 +128,9 @@ def forget(snap: Snapshot) -> None:
 
 
 def is_git_tree(path: Path) -> bool:
-    proc = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=path, capture_output=True,
-                          text=True, check=False)
-    return proc.returncode == 0 and proc.stdout.strip() == "true"
+    proc = run_git(path, ["rev-parse", "--is-inside-work-tree"], check=False)
+    return proc.returncode == 0 and out(proc) == "true"
 
 
 def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise OverseerError(f"ssh sync: git {' '.join(args[:2])} failed in {root}: {proc.stderr.strip()[:300]}",
-                            hint="check the local repository (git status); the attempt is retried")
-    return proc.stdout
+    return out(run_git(root, list(args)))

@@ -85,13 +85,13 @@ def show_attempt(target: Target, console: Console, breakpoint: str) -> str:
     """`overseer show BP` in a pager, over the view; what to say once it is closed."""
     from overseer.cli.show_cmd import print_view
     from overseer.report.attempt_view import attempt_view
+    from overseer.store.records import attempt_number
 
     try:
         bp = target.store.find_breakpoint(breakpoint)
         if bp is None or bp.task_id is None:
             return f"{breakpoint}: no attempt to show"
-        tail = (bp.attempt_id or "").rsplit("/", 1)[-1]
-        v = attempt_view(target.store, bp.run_id, target.repo, bp.task_id, int(tail) if tail.isdigit() else None)
+        v = attempt_view(target.store, bp.run_id, target.repo, bp.task_id, attempt_number(bp.attempt_id))
     except OverseerError as exc:
         return exc.message
     with console.pager(styles=True):

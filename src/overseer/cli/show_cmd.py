@@ -22,6 +22,7 @@ TAIL_LINES = 15  # of a failed gate's output, unless --full
 def _view(target: str, run: str | None) -> AttemptView:
     from overseer.cli.locate import locate
     from overseer.report.attempt_view import attempt_view, parse_target
+    from overseer.store.records import attempt_number
 
     if target.startswith("bp-"):
         run_id, repo, store, _settings = locate(run, breakpoint=target)
@@ -32,7 +33,7 @@ def _view(target: str, run: str | None) -> AttemptView:
 
             raise OverseerError(f"breakpoint {bp.id} belongs to the run, not to a task",
                                 hint="`overseer status` shows the run")
-        task_id, n = bp.task_id, _attempt_of(bp.attempt_id)
+        task_id, n = bp.task_id, attempt_number(bp.attempt_id)
     else:
         task_id, n = parse_target(target)
         run_id, repo, store, _settings = locate(run)
@@ -46,11 +47,6 @@ def schema_show() -> None:
     from overseer.report.attempt_view import AttemptView
 
     sys.stdout.write(json.dumps(AttemptView.model_json_schema(), indent=2) + "\n")
-
-
-def _attempt_of(attempt_id: str | None) -> int | None:
-    tail = (attempt_id or "").rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
 
 
 def show(

@@ -10,12 +10,10 @@ which is `${VAR}` for a secret (`overseer validate` warns about a literal one).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import pickle
 from typing import Any
 
 from dbos._serialization import Serializer
-from pydantic import BaseModel
 
 from overseer.scrub import Scrubber, process_scrubber
 
@@ -23,28 +21,8 @@ KEPT_AS_WRITTEN = frozenset({"env"})
 
 
 def scrubbed(value: Any, scrub: Scrubber) -> Any:
-    """`value` with every string in it scrubbed: containers, pydantic models and dataclasses
-    are rebuilt with scrubbed contents, anything else is returned as it is."""
-    if isinstance(value, str):
-        return scrub.text(value)
-    if isinstance(value, dict):
-        return {k: v if k in KEPT_AS_WRITTEN else scrubbed(v, scrub) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrubbed(v, scrub) for v in value]
-    if isinstance(value, tuple):
-        items = [scrubbed(v, scrub) for v in value]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    if isinstance(value, BaseModel):
-        return value.model_copy(update={
-            name: scrubbed(getattr(value, name), scrub)
-            for name in type(value).model_fields if name not in KEPT_AS_WRITTEN
-        })
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{
-            f.name: scrubbed(getattr(value, f.name), scrub)
-            for f in dataclasses.fields(value) if f.init and f.name not in KEPT_AS_WRITTEN
-        })
-    return value
+    """`value` scrubbed all through (Scrubber.deep), every `env` kept as it is."""
+    return scrub.deep(value, kept=KEPT_AS_WRITTEN)
 
 
 class ScrubbingSerializer(Serializer):

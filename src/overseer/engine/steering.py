@@ -35,9 +35,10 @@ def steer(store: Store, run_id: str, task_id: str, message: str, by: str) -> tup
     if len(text) > MAX_MESSAGE:
         raise OverseerError(f"the message is {len(text)} characters; at most {MAX_MESSAGE}",
                             hint="put the details in a file in the repository and point to it")
-    task = next((t for t in store.list_tasks(run_id) if t.task_id == task_id), None)
+    tasks = store.list_tasks(run_id)
+    task = next((t for t in tasks if t.task_id == task_id), None)
     if task is None:
-        known = ", ".join(t.task_id for t in store.list_tasks(run_id)) or "none"
+        known = ", ".join(t.task_id for t in tasks) or "none"
         raise OverseerError(f"no task {task_id!r} in run {run_id}", hint=f"tasks in this run: {known}")
     if task.state in TERMINAL_TASK_STATES:
         raise OverseerError(

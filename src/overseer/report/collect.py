@@ -28,6 +28,7 @@ from overseer.report.model import (
 )
 from overseer.scrub import Scrubber
 from overseer.store import AttemptRecord, BreakpointRecord, RunRecord, Store, TaskRecord
+from overseer.store.records import attempt_number
 
 
 def collect(
@@ -103,19 +104,12 @@ def _run_info(run: RunRecord, state: str) -> RunInfo:
 
 
 def _breakpoint(b: BreakpointRecord) -> BreakpointInfo:
-    n = _attempt_n(b.attempt_id)
+    n = attempt_number(b.attempt_id)
     return BreakpointInfo(
         id=b.id, task=b.task_id, attempt=n, kind=b.kind, message=b.message,
         severity=b.severity, state=b.state, opened_at=b.created_at, resolved_at=b.resolved_at,
         resolved_by=b.resolved_by, note=b.resolution,
     )
-
-
-def _attempt_n(attempt_id: str | None) -> int | None:
-    if not attempt_id:
-        return None
-    tail = attempt_id.rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
 
 
 def _attempt(

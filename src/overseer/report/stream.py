@@ -16,6 +16,7 @@ from typing import Any
 from overseer.gates.result import GateResult
 from overseer.scrub import Scrubber
 from overseer.store import AttemptRecord, EventRecord, Store
+from overseer.store.records import attempt_number
 from overseer.store.store import TERMINAL_RUN_STATES
 
 DETAIL_CHARS = 200
@@ -77,12 +78,12 @@ class LogReader:
         events = self.store.list_events(run_id=self.run_id, task_id=self.task, after_id=self._after_id)
         for e in events:
             self._after_id = max(self._after_id, e.id)
-            lines.append(LogLine(e.ts, e.task_id, _n(e.attempt_id), e.kind, event_text(e),
+            lines.append(LogLine(e.ts, e.task_id, attempt_number(e.attempt_id), e.kind, event_text(e),
                                  _RANK["event"]))
         for b in self.store.list_breakpoints(self.run_id):
             if self.task is not None and b.task_id != self.task:
                 continue
-            n = _n(b.attempt_id)
+            n = attempt_number(b.attempt_id)
             self._once(lines, "bp", b.id, b.created_at, "breakpoint",
                        f"{b.id} opened ({b.kind}): {b.message}", b.task_id, n, rank="breakpoint")
             if b.resolved_at is not None:
@@ -140,11 +141,6 @@ class LogReader:
             return
         self._seen.add((key, ident))
         lines.append(LogLine(at.timestamp(), task, attempt, kind, text, _RANK[rank or key]))
-
-
-def _n(attempt_id: str | None) -> int | None:
-    tail = (attempt_id or "").rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
 
 
 def agent_summary(a: AttemptRecord) -> str:

@@ -161,6 +161,12 @@ class DecisionRecord:
         )
 
 
+def attempt_number(attempt_id: str | None) -> int | None:
+    """The N of an attempt id `RUN/TASK/N` (engine/steps/common.attempt_id); None for none."""
+    tail = (attempt_id or "").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
 @dataclass(frozen=True)
 class BreakpointRecord:
     id: str

@@ -30,9 +30,10 @@ from overseer.errors import OverseerError
 from overseer.report.attempt_view import AttemptView, attempt_view
 from overseer.scrub import Scrubber
 from overseer.store import BreakpointRecord, RunRecord, Store
+from overseer.store.records import attempt_number
 from overseer.web import auth, links, pages
 from overseer.web.live import LiveFeed, Update
-from overseer.web.view import diff_files, diff_page, runs_view
+from overseer.web.view import breakpoint_view, diff_files, diff_page, runs_view
 
 POLL_S = 0.5
 PING_S = 15
@@ -247,11 +248,11 @@ def create_app(
         return bp
 
     def link_page(request: Request, bp: BreakpointRecord, given: str, notice: str | None = None) -> HTMLResponse:
-        v = attempt_page_view(bp.run_id, bp.task_id, _attempt_n(bp.attempt_id)) if bp.task_id else None
+        v = attempt_page_view(bp.run_id, bp.task_id, attempt_number(bp.attempt_id)) if bp.task_id else None
         # One page, every file: paging links would need the token in their address too.
         files = diff_files(v.diff) if v else []
         return page(request, "attempt.html.j2", v=v.model_dump(mode="json") if v else None, files=files,
-                    pages=1, page=1, link={"bp": _bp_view(bp), "t": given}, notice=notice, csrf="")
+                    pages=1, page=1, link={"bp": breakpoint_view(bp), "t": given}, notice=notice, csrf="")
 
     @app.get(LINK_PREFIX + "{bp_id}", response_class=HTMLResponse)
     def breakpoint_link(request: Request, bp_id: str, t: str | None = Query(None)) -> HTMLResponse:
@@ -354,16 +355,6 @@ def _note_for(action: str, form: dict[str, list[str]]) -> str | None:
         what = "a note saying why" if action == "reject" else "the answer's text"
         raise WebError(400, f"{action} needs {what}", "type it in the box, then press the button")
     return note
-
-
-def _attempt_n(attempt_id: str | None) -> int | None:
-    tail = (attempt_id or "").rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
-
-
-def _bp_view(bp: BreakpointRecord) -> dict[str, Any]:
-    return {"id": bp.id, "task": bp.task_id, "kind": bp.kind, "message": bp.message, "state": bp.state,
-            "note": bp.resolution, "open": bp.state == "open" and bp.task_id is not None}
 
 
 def _one(form: dict[str, list[str]], key: str) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 from overseer.report.stream import LogLine
 from overseer.scrub import Scrubber
 from overseer.store import BreakpointRecord, RunRecord, Store, TaskRecord
+from overseer.store.records import attempt_number
 from overseer.store.store import TERMINAL_RUN_STATES
 
 RUNS_SHOWN = 100
@@ -43,11 +44,10 @@ def _task(t: TaskRecord) -> dict[str, Any]:
     }
 
 
-def _breakpoint(b: BreakpointRecord) -> dict[str, Any]:
-    tail = (b.attempt_id or "").rsplit("/", 1)[-1]
+def breakpoint_view(b: BreakpointRecord) -> dict[str, Any]:
     return {
         "id": b.id, "task": b.task_id, "kind": b.kind, "message": b.message,
-        "attempt": int(tail) if tail.isdigit() else None,
+        "attempt": attempt_number(b.attempt_id),
         "severity": b.severity, "state": b.state, "note": b.resolution, "by": b.resolved_by,
         "created_at": stamp(b.created_at), "resolved_at": stamp(b.resolved_at),
         # Only a task waits on a breakpoint; one without a task has nothing to answer.
@@ -71,7 +71,7 @@ def run_view(store: Store, run: RunRecord, scrubber: Scrubber) -> dict[str, Any]
     """The run page's state: the run, its tasks with their costs, and its breakpoints (an
     open one with a summary of the attempt it stopped at)."""
     records = store.list_breakpoints(run.id)
-    bps = [_breakpoint(b) for b in records]
+    bps = [breakpoint_view(b) for b in records]
     for b, rec in zip(bps, records, strict=True):
         if b["state"] == "open" and rec.attempt_id:
             b["summary"] = attempt_summary(store, rec.attempt_id)
