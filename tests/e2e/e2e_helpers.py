@@ -167,3 +167,29 @@ def stop_all(procs: Iterable[subprocess.Popen[Any]], grace_s: float = 30) -> Non
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def start_worker(repo: Path, env: dict[str, str], name: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`overseer worker --id NAME` in repo, its output appended to `log` (or dropped)."""
+    out = log.open("ab") if log is not None else subprocess.DEVNULL
+    return subprocess.Popen(overseer_cmd("worker", "--id", name), cwd=repo, env=env, stdout=out,
+                            stderr=subprocess.STDOUT)
+
+
+def queue_run(repo: Path, env: dict[str, str], parallel: int = 2) -> subprocess.CompletedProcess[str]:
+    """`overseer run plan.yaml --no-wait` on PostgreSQL: the run handed to the workers."""
+    res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", str(parallel), "--no-wait"), cwd=repo,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res
+
+
+def parked_run(repo: Path, home: Path) -> dict[str, str]:
+    """`overseer run plan.yaml --no-wait` until it parks at a breakpoint (exit 3); the
+    environment it ran with, for the commands that follow."""
+    home.mkdir(exist_ok=True)
+    env = clean_env(home)
+    res = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 3, res.stdout + res.stderr
+    return env

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from e2e_helpers import clean_env, overseer_cmd, serving
+from e2e_helpers import overseer_cmd, parked_run, serving
 
 from overseer.web import links
 
@@ -42,12 +42,7 @@ notifications:
 web:
   public_url: http://phone.example:8765
 """)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = clean_env(home)
-    res = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 3, res.stdout + res.stderr
+    env = parked_run(repo, tmp_path / "home")
     [bp] = [b for b in _status(repo, env)["breakpoints"] if b["state"] == "open"]
     [url] = inbox.read_text().split()
     assert url.startswith(f"http://phone.example:8765/b/{bp['id']}?t=")

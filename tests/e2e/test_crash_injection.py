@@ -19,7 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import alive, clean_env, git, overseer_cmd, status_json, stop_all, wait_for
+from e2e_helpers import (
+    alive,
+    clean_env,
+    git,
+    overseer_cmd,
+    queue_run,
+    start_worker,
+    status_json,
+    stop_all,
+    wait_for,
+)
 
 SEED = int(os.environ.get("OVERSEER_CRASH_SEED", "20261207"))
 KILLS = int(os.environ.get("OVERSEER_CRASH_KILLS", "8"))
@@ -164,18 +174,9 @@ def _one_worker_kill(tmp_path: Path, cluster: Any, i: int) -> str:
     url = cluster.create_database()
     env = {**clean_env(root / "home"), "AGENT_LOG": str(log), "OVERSEER_DATABASE__URL": url,
            "OVERSEER_RUN__WORKER_SLOTS": "1"}
-    workers: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(name: str) -> None:
-        workers[name] = subprocess.Popen(overseer_cmd("worker", "--id", name), cwd=repo, env=env,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
+    workers = {name: start_worker(repo, env, name) for name in ("w1", "w2")}
     try:
-        start("w1")
-        start("w2")
-        res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "2", "--no-wait"), cwd=repo,
-                             env=env, capture_output=True, text=True, timeout=120)
-        assert res.returncode == 0, res.stdout + res.stderr
+        queue_run(repo, env)
         wait_for(lambda: len(_agent_lines(log)) >= k, timeout=180)
         time.sleep(extra)
         os.kill(workers[victim].pid, signal.SIGKILL)
@@ -185,7 +186,7 @@ def _one_worker_kill(tmp_path: Path, cluster: Any, i: int) -> str:
         done_before = {t["id"] for t in status_json(repo, env)["tasks"] if t["state"] == "completed"}
         before = _agent_lines(log)
         runs_before = {t: sum(1 for x, _ in before if x == t) for t in TASKS}
-        start(victim)
+        workers[victim] = start_worker(repo, env, victim)
         wait_for(lambda: status_json(repo, env)["state"] in ("completed", "failed"), timeout=300)
         final = status_json(repo, env)
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import clean_env, git, overseer_cmd
+from e2e_helpers import git, overseer_cmd, parked_run
 from test_serve_cli import serving
 
 from realbin import missing
@@ -83,12 +83,7 @@ def test_approve_in_the_browser_and_watch_the_task_finish(make_repo, tmp_path: P
     from playwright.sync_api import expect
 
     repo = make_repo({"tools/agent.py": AGENT, "plan.yaml": PLAN})
-    home = tmp_path / "home"
-    home.mkdir()
-    env = clean_env(home)
-    parked = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=env,
-                            capture_output=True, text=True, timeout=180)
-    assert parked.returncode == 3, parked.stdout + parked.stderr
+    env = parked_run(repo, tmp_path / "home")
     st = _status(repo, env)
     [bp] = [b["id"] for b in st["breakpoints"] if b["state"] == "open"]
     run_id = st["run_id"]
@@ -179,12 +174,7 @@ def test_review_and_reject_from_the_notification_link(make_repo, tmp_path: Path,
                       "calc.py": "def add(a, b):\n    raise NotImplementedError\n"})
     (repo / "overseer.yaml").write_text(
         f"notifications:\n  command: 'printf \"%s\\\\n\" \"$OVERSEER_URL\" >> {inbox}'\n  events: [breakpoint]\n")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = clean_env(home)
-    parked = subprocess.run(overseer_cmd("run", "plan.yaml", "--no-wait"), cwd=repo, env=env,
-                            capture_output=True, text=True, timeout=180)
-    assert parked.returncode == 3, parked.stdout + parked.stderr
+    env = parked_run(repo, tmp_path / "home")
     [bp] = [b["id"] for b in _status(repo, env)["breakpoints"] if b["state"] == "open"]
     link = urlsplit(inbox.read_text().split()[0])
     page.set_viewport_size(VIEWPORTS[device])

@@ -9,7 +9,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_helpers import clean_env, git, overseer_cmd, status_json, stop_all, wait_for
+from e2e_helpers import (
+    clean_env,
+    git,
+    overseer_cmd,
+    queue_run,
+    start_worker,
+    status_json,
+    stop_all,
+    wait_for,
+)
 
 pytestmark = pytest.mark.real
 
@@ -69,20 +78,9 @@ def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo,
     _plan(repo, log, 4, 4)
     # One task per process at a time, so two workers must share the run's two slots.
     env = {**pg_env, "OVERSEER_RUN__WORKER_SLOTS": "1"}
-    workers: dict[str, subprocess.Popen[str]] = {}
-
-    def start(name: str) -> subprocess.Popen[str]:
-        p = subprocess.Popen(overseer_cmd("worker", "--id", name), cwd=repo, env=env,
-                             stdout=open(tmp_path / f"{name}.out", "a"), stderr=subprocess.STDOUT, text=True)
-        workers[name] = p
-        return p
-
+    workers = {name: start_worker(repo, env, name, tmp_path / f"{name}.out") for name in ("w1", "w2")}
     try:
-        start("w1")
-        start("w2")
-        res = subprocess.run(overseer_cmd("run", "plan.yaml", "--parallel", "2", "--no-wait"), cwd=repo,
-                             env=env, capture_output=True, text=True, timeout=120)
-        assert res.returncode == 0, res.stdout + res.stderr
+        res = queue_run(repo, env)
         assert "queued" in res.stdout
         pids = {name: p.pid for name, p in workers.items()}
         # Both workers run an agent at once; then w2 dies under its agent.
@@ -91,7 +89,7 @@ def test_workers_share_a_run_and_a_restarted_worker_finishes_its_task(make_repo,
         workers["w2"].send_signal(signal.SIGKILL)
         workers["w2"].wait(timeout=30)
         assert status_json(repo, env)["state"] == "running"
-        start("w2")
+        workers["w2"] = start_worker(repo, env, "w2", tmp_path / "w2.out")
         wait_for(lambda: status_json(repo, env)["state"] in ("completed", "failed"), 300)
     finally:
         stop_all(workers.values())
